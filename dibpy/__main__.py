@@ -1,0 +1,5 @@
+import sys
+
+from dibpy.cli import main
+
+sys.exit(main())

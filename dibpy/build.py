@@ -1,0 +1,212 @@
+"""Run a plan: every phase in order, cleanup always, outputs last, nothing left behind."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from dibpy import outputs, tree
+from dibpy.config import BuildConfig
+from dibpy.context import BuildContext
+from dibpy.elements import Hook
+from dibpy.errors import BuildInterrupted, DibError, HookError
+from dibpy.phases import PHASES, Phase
+from dibpy.plan import Plan
+from dibpy.run import Runner
+from dibpy.settings import ElementSettings, read_settings
+from dibpy.workspace import Workspace
+
+log = logging.getLogger("dibpy.build")
+
+
+@dataclass(frozen=True)
+class HookTiming:
+    phase: Phase
+    element: str
+    hook: str
+    seconds: float
+
+
+@dataclass
+class BuildResult:
+    """What a build produced."""
+
+    outputs: list[Path] = field(default_factory=list)
+    timings: list[HookTiming] = field(default_factory=list)
+    build_dir: Path | None = None  # set when the build directory was kept
+
+
+class Build:
+    """One build of one plan with one config."""
+
+    def __init__(self, plan: Plan, config: BuildConfig, runner: Runner | None = None) -> None:
+        self.plan = plan
+        self.config = config
+        self.runner = runner or Runner()
+        self.result = BuildResult()
+
+    def run(self) -> BuildResult:
+        """Build; raise a DibError (HookError, BuildInterrupted, ...) on failure."""
+        destinations = self._check_inputs()
+        workspace = Workspace(self.config.tmp_dir, self.runner)
+        keep = self.config.keep_build_dir or self.config.stop_after is not None
+        try:
+            with _signals_as_exceptions():
+                ctx = self._context(workspace)
+                self._run_phases(ctx, workspace, destinations)
+        finally:
+            with _signals_deferred():
+                workspace.close(remove=not keep)
+        if keep:
+            self.result.build_dir = workspace.build_dir
+            log.info("The build directory is kept at %s", workspace.build_dir)
+        return self.result
+
+    def _check_inputs(self) -> dict[str, Path]:
+        """Everything that can be wrong with the input, found before anything is made."""
+        destinations = {}
+        if self.config.stop_after is None:
+            outputs.check_formats(self.config.formats)
+            for fmt in self.config.formats:
+                destination = self.config.output_path(fmt).absolute()
+                outputs.check_writable(destination)
+                destinations[fmt] = destination
+        for element in self.plan.element_set.elements:
+            for value in vars(element.module).values() if element.module else ():
+                if (inspect.isclass(value) and issubclass(value, ElementSettings)
+                        and value is not ElementSettings):
+                    read_settings(value, self.config.env, owner=element.name)
+        return destinations
+
+    def _context(self, workspace: Workspace) -> BuildContext:
+        c = self.config
+        return BuildContext.create(
+            workspace,
+            arch=c.arch,
+            image_name=c.image_name,
+            elements=self.plan.elements,
+            image_cache=c.image_cache,
+            offline=c.offline,
+            debug_trace=c.debug_trace,
+            env=c.env,
+        )
+
+    def _run_phases(self, ctx: BuildContext, workspace: Workspace,
+                    destinations: dict[str, Path]) -> None:
+        stop_after = self.config.stop_after
+        try:
+            for phase in PHASES[: PHASES.index(Phase.CLEANUP)]:
+                self._run_phase(phase, ctx)
+                if phase is Phase.ROOT:
+                    tree.check_root_deployed(ctx.target_root)
+                    tree.use_host_resolver(ctx.target_root)
+                if phase is Phase.POST_ROOT:
+                    workspace.release_tree_mounts()
+                if phase is stop_after:
+                    log.info("Stopped after the %s phase as asked.", phase)
+                    return
+        except BaseException:
+            with _signals_deferred():
+                self._cleanup_after_failure(ctx, workspace)
+            raise
+        self._run_phase(Phase.CLEANUP, ctx)
+        workspace.release_tree_mounts()
+        tree.restore_resolver(ctx.target_root)
+        tree.tidy(ctx.target_root)
+        self.result.outputs = outputs.write_outputs(ctx.target_root, destinations, self.runner)
+
+    def _run_phase(self, phase: Phase, ctx: BuildContext) -> None:
+        hooks = self.plan.phases[phase]
+        if not hooks:
+            return
+        log.info("Running the %s phase (%d hooks)", phase, len(hooks))
+        timings = []
+        for hook in hooks:
+            timings.append(self._run_hook(hook, ctx))
+        self.result.timings += timings
+        log.info("%s", timing_table(phase, timings))
+
+    def _run_hook(self, hook: Hook, ctx: BuildContext) -> HookTiming:
+        log.info("%s: %s (%s)", hook.phase, hook.name, hook.element)
+        started = time.monotonic()
+        try:
+            hook.function(ctx)
+        except (KeyboardInterrupt, BuildInterrupted) as exc:
+            raise BuildInterrupted(
+                f"Interrupted during the {hook.phase} phase, in hook {hook.name!r} of element "
+                f"{hook.element!r}. Everything the build mounted has been released."
+            ) from exc
+        except HookError:
+            raise
+        except Exception as exc:
+            raise HookError(hook.phase.value, hook.element, hook.name, exc) from exc
+        return HookTiming(hook.phase, hook.element, hook.name, time.monotonic() - started)
+
+    def _cleanup_after_failure(self, ctx: BuildContext, workspace: Workspace) -> None:
+        """DIB skips cleanup hooks after a failure; dibpy runs them, best effort."""
+        for hook in self.plan.phases[Phase.CLEANUP]:
+            try:
+                hook.function(ctx)
+            except Exception as exc:  # the first failure is the one to report
+                log.warning("Cleanup hook %s (%s) failed after the build failed: %s",
+                            hook.name, hook.element, exc)
+        workspace.release_tree_mounts()
+
+
+def timing_table(phase: Phase, timings: list[HookTiming]) -> str:
+    """The table dib-run-parts prints at the end of a phase."""
+    width = max(len(f"{t.hook} ({t.element})") for t in timings)
+    rows = [f"{phase} phase timings:", f"  {'hook':<{width}}  seconds"]
+    rows += [f"  {t.hook + ' (' + t.element + ')':<{width}}  {t.seconds:7.3f}" for t in timings]
+    return "\n".join(rows)
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise BuildInterrupted(f"Received {signal.Signals(signum).name}; stopping the build.")
+
+
+@contextmanager
+def _signals_as_exceptions() -> Iterator[None]:
+    """SIGTERM unwinds the build like Ctrl-C, so every resource is released."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """While releasing resources, a second Ctrl-C or SIGTERM must not cut the release short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def remember(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        log.warning("Received %s while cleaning up; finishing the clean-up first.",
+                    signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, remember) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        raise BuildInterrupted("Interrupted; the build was stopped and cleaned up.")
+
+
+__all__ = ["Build", "BuildResult", "DibError", "HookTiming"]

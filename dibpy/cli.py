@@ -1,0 +1,138 @@
+"""``dibpy`` on the command line: build, plan, elements."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from dibpy import api, log
+from dibpy.elements import ElementIndex
+from dibpy.errors import DibError, ElementLoadError
+from dibpy.phases import PHASES
+
+logger = logging.getLogger("dibpy.cli")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="dibpy", description="Build OS disk images from elements written in Python.")
+    top.add_argument("--debug", action="store_true", help="verbose log and tracebacks")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    paths = argparse.ArgumentParser(add_help=False)
+    paths.add_argument("--element-path", action="append", default=[], metavar="DIR",
+                       help="a directory of elements, searched before ELEMENTS_PATH and the "
+                            "built-ins (repeatable)")
+
+    selection = argparse.ArgumentParser(add_help=False, parents=[paths])
+    selection.add_argument("-a", "--arch", help="target architecture (default: the host's)")
+    selection.add_argument("-n", dest="skip_base", action="store_true",
+                           help="do not add the base element")
+    selection.add_argument("elements", nargs="+", metavar="ELEMENT")
+
+    build = commands.add_parser("build", parents=[selection], help="build an image",
+                                description="Build an image (disk-image-create's options).")
+    build.add_argument("-o", dest="output", default="image", metavar="NAME",
+                       help="output name; outputs are NAME.FORMAT (default: image)")
+    build.add_argument("-t", dest="formats", default="qcow2", metavar="FORMATS",
+                       help="comma-separated output formats (default: qcow2)")
+    build.add_argument("--stop-after", choices=[p.value for p in PHASES], metavar="PHASE",
+                       help="stop after PHASE and keep the build directory for inspection")
+    build.add_argument("--keep-build-dir", action="store_true",
+                       help="do not remove the build directory at the end")
+    build.add_argument("--image-cache", type=Path, metavar="DIR",
+                       help="download cache (DIB_IMAGE_CACHE; default ~/.cache/image-create)")
+    build.add_argument("--offline", action="store_true", default=None,
+                       help="use cached downloads without checking them (DIB_OFFLINE)")
+    build.add_argument("-x", dest="trace", action="count", default=0,
+                       help="more tracing for hooks (DIB_DEBUG_TRACE), repeatable")
+    build.add_argument("--log-file", type=Path, metavar="FILE",
+                       help="also write the whole log, timestamped, to FILE")
+
+    plan = commands.add_parser("plan", parents=[selection],
+                               help="show the hooks a build would run, in order")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+    commands.add_parser("elements", parents=[paths], help="list every element found")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    log.setup(debug=args.debug, log_file=getattr(args, "log_file", None))
+    try:
+        if args.command == "plan":
+            return _plan(args)
+        if args.command == "elements":
+            return _elements(args)
+        return _build(args)
+    except DibError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"dibpy: error: {_paragraph(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("dibpy: interrupted", file=sys.stderr)
+        return 130
+
+
+def _plan(args: argparse.Namespace) -> int:
+    the_plan = api.plan(args.elements, element_paths=args.element_path, arch=args.arch,
+                        skip_base=args.skip_base)
+    if args.json:
+        print(json.dumps(the_plan.to_dict(), indent=2))
+    else:
+        print(the_plan.describe())
+    return 0
+
+
+def _elements(args: argparse.Namespace) -> int:
+    index = ElementIndex.discover([Path(p) for p in args.element_path],
+                                  os.environ.get("ELEMENTS_PATH", ""))
+    for name in index.names():
+        try:
+            summary = index.get(name).summary
+        except ElementLoadError as exc:
+            summary = f"(cannot be loaded: {exc})"
+        print(f"{name:<24} {summary}\n{'':<24} from {index.source(name).origin}")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    if args.trace:
+        env["DIB_DEBUG_TRACE"] = str(int(env.get("DIB_DEBUG_TRACE") or 0) + args.trace)
+    result = api.build(
+        args.elements,
+        output=args.output,
+        formats=[f for f in args.formats.split(",") if f],
+        element_paths=args.element_path,
+        arch=args.arch,
+        skip_base=args.skip_base,
+        env=env,
+        stop_after=args.stop_after,
+        keep_build_dir=args.keep_build_dir or None,
+        image_cache=args.image_cache,
+        offline=args.offline,
+    )
+    for path in result.outputs:
+        print(path)
+    if result.build_dir is not None:
+        print(f"Build directory: {result.build_dir}")
+    return 0
+
+
+def _paragraph(message: str) -> str:
+    return "\n".join(textwrap.fill(part, 100, subsequent_indent="  ")
+                     for part in message.splitlines() if part.strip())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

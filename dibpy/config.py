@@ -1,0 +1,110 @@
+"""BuildConfig: the command line and the environment, validated once, at the edge."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dibpy.errors import InputError, SettingsError
+from dibpy.phases import Phase
+from dibpy.settings import parse_bool
+
+# DIB's architecture names, and the host names (uname -m) that mean the same thing.
+ARCHES = ("amd64", "arm64", "armhf", "i386", "ppc64el", "s390x", "riscv64")
+ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64el", "i686": "i386"}
+
+# Output formats DIB knows; which of them this version of dibpy can write is outputs.py's.
+KNOWN_FORMATS = ("qcow2", "raw", "tar", "tgz", "vhd", "squashfs", "docker", "aci", "vmdk")
+
+
+def normalise_arch(value: str) -> str:
+    """Map ``x86_64`` to ``amd64`` and so on; refuse an architecture DIB does not know."""
+    arch = ARCH_ALIASES.get(value, value)
+    if arch not in ARCHES:
+        raise InputError(
+            f"Unknown architecture {value!r}. Use one of DIB's names: {', '.join(ARCHES)} "
+            "(x86_64 and aarch64 are accepted too)."
+        )
+    return arch
+
+
+def host_arch() -> str:
+    return normalise_arch(platform.machine())
+
+
+class BuildConfig(BaseModel):
+    """Everything a build needs to know before it starts, in one validated object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    elements: tuple[str, ...]
+    image_name: str = "image"
+    formats: tuple[str, ...] = ("qcow2",)
+    arch: str = Field(default_factory=host_arch)
+    skip_base: bool = False
+    element_paths: tuple[Path, ...] = ()
+    stop_after: Phase | None = None
+    keep_build_dir: bool = False
+    image_cache: Path
+    tmp_dir: Path = Path("/tmp")
+    offline: bool = False
+    debug_trace: int = 0
+    env: Mapping[str, str] = Field(default_factory=dict)
+
+    @field_validator("arch")
+    @classmethod
+    def _arch(cls, value: str) -> str:
+        return normalise_arch(value)
+
+    @field_validator("formats")
+    @classmethod
+    def _formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [f for f in value if f not in KNOWN_FORMATS]
+        if unknown or not value:
+            raise InputError(
+                f"Unknown output format {', '.join(unknown) or '(none)'}. "
+                f"Known formats: {', '.join(KNOWN_FORMATS)}."
+            )
+        return value
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str], **options: object) -> BuildConfig:
+        """Build the config from CLI/API ``options`` plus DIB's variables in ``env``.
+
+        Options given explicitly win over the environment, as DIB's flags do.
+        """
+        home = Path(env.get("HOME") or Path.home())
+        values: dict[str, object] = {
+            "image_cache": Path(env.get("DIB_IMAGE_CACHE") or home / ".cache/image-create"),
+            "tmp_dir": Path(env.get("TMP_DIR") or "/tmp"),
+            "offline": parse_bool("DIB_OFFLINE", env.get("DIB_OFFLINE", "")),
+            "debug_trace": _non_negative_int("DIB_DEBUG_TRACE", env.get("DIB_DEBUG_TRACE", "")),
+            "env": MappingProxyType(dict(env)),
+        }
+        if env.get("ARCH"):
+            values["arch"] = env["ARCH"]
+        values.update({k: v for k, v in options.items() if v is not None})
+        return cls.model_validate(values)
+
+    def output_path(self, fmt: str) -> Path:
+        """``NAME.FMT``, where NAME is ``-o`` (DIB strips a ``.FMT`` the user added)."""
+        name = self.image_name
+        if len(self.formats) == 1 and name.endswith(f".{self.formats[0]}"):
+            name = name[: -len(self.formats[0]) - 1]
+        return Path(f"{name}.{fmt}")
+
+
+def _non_negative_int(variable: str, value: str) -> int:
+    if value.strip() == "":
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise SettingsError(f"{variable}={value!r} is not a whole number 0 or greater.")
+    return number

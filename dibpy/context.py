@@ -1,0 +1,91 @@
+"""BuildContext: what every hook receives, typed; hooks never read os.environ."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from dibpy.chroot import Chroot
+from dibpy.run import Result, Runner
+from dibpy.settings import ElementSettings, read_settings
+from dibpy.workspace import Workspace
+
+S = TypeVar("S", bound=ElementSettings)
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy")
+
+
+class BuildContext(BaseModel):
+    """The build as a hook sees it (DIB's variables in brackets).
+
+    - ``arch`` (ARCH), ``image_name`` (IMAGE_NAME), ``elements`` (IMAGE_ELEMENT)
+    - ``build_dir`` (TMP_BUILD_DIR), ``target_root`` (TARGET_ROOT / TMP_MOUNT_PATH)
+    - ``image_cache`` (DIB_IMAGE_CACHE), ``offline`` (DIB_OFFLINE),
+      ``debug_trace`` (DIB_DEBUG_TRACE)
+    - ``env``: the environment snapshot taken when the build started; read it through
+      ``ctx.settings(YourSettings)`` rather than directly.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    arch: str
+    image_name: str
+    elements: tuple[str, ...]
+    build_dir: Path
+    image_cache: Path
+    offline: bool = False
+    debug_trace: int = 0
+    env: Mapping[str, str] = {}
+
+    _workspace: Workspace = PrivateAttr()
+    _runner: Runner = PrivateAttr()
+    _chroot: Chroot = PrivateAttr()
+    _settings: dict[type[ElementSettings], ElementSettings] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def create(cls, workspace: Workspace, **fields: Any) -> BuildContext:
+        ctx = cls(build_dir=workspace.build_dir, **fields)
+        ctx._workspace = workspace
+        ctx._runner = workspace.runner
+        ctx._chroot = Chroot(ctx.target_root, workspace.runner, ctx.env)
+        return ctx
+
+    @property
+    def target_root(self) -> Path:
+        """The tree being built."""
+        return self._workspace.target_root
+
+    @property
+    def chroot(self) -> Chroot:
+        """Run commands inside the tree: ``ctx.chroot.run(["apt-get", "update"])``."""
+        return self._chroot
+
+    @property
+    def proxies(self) -> dict[str, str]:
+        """``http_proxy``/``https_proxy``/``no_proxy`` (either case), as set at the start."""
+        found = {}
+        for name in PROXY_VARIABLES:
+            value = self.env.get(name) or self.env.get(name.upper())
+            if value:
+                found[name] = value
+        return found
+
+    def run(self, argv: Sequence[str | Path], *, cwd: Path | None = None,
+            input: str | None = None, capture: bool = False, check: bool = True) -> Result:
+        """Run a command on the host (argument list; logged, timed, failures raised)."""
+        return self._runner.run(argv, cwd=cwd, input=input, capture=capture, check=check)
+
+    def bind_mount(self, source: Path, target: Path) -> None:
+        """Bind-mount ``source`` into the tree; released when the tree phases end."""
+        self._workspace.bind_mount(source, target)
+
+    def settings(self, cls: type[S]) -> S:
+        """An element's typed settings, read from the build's environment snapshot."""
+        if cls not in self._settings:
+            self._settings[cls] = read_settings(cls, self.env)
+        found = self._settings[cls]
+        assert isinstance(found, cls)
+        return found

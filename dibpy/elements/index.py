@@ -1,0 +1,157 @@
+"""Find elements: --element-path dirs, ELEMENTS_PATH, entry points, then the built-ins.
+
+Earlier sources override later ones, as DIB's ELEMENTS_PATH does: an element in a user's
+directory replaces the built-in element of the same name (and the override is logged).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+
+from dibpy.elements.loader import element_from_module, load_file_element
+from dibpy.elements.model import Element, Origin
+from dibpy.errors import ElementLoadError, ElementNotFoundError, InputError
+
+log = logging.getLogger("dibpy.elements")
+
+ENTRY_POINT_GROUP = "dibpy.elements"
+
+
+def builtin_elements_dir() -> Path:
+    """The built-in elements: inside the wheel, or ``elements/`` of a source checkout."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "_builtin_elements"
+    return installed if installed.is_dir() else package.parent / "elements"
+
+
+@dataclass(frozen=True)
+class ElementSource:
+    """An element found but not yet imported."""
+
+    name: str
+    origin: Origin
+    path: Path | None = None  # NAME.py or NAME/__init__.py
+    entry_point: EntryPoint | None = None
+
+
+class ElementIndex:
+    """Every element reachable from an element path, loaded on first use (once per index)."""
+
+    def __init__(self, sources: Iterable[ElementSource], searched: Sequence[str]) -> None:
+        self._sources: dict[str, ElementSource] = {}
+        for source in sources:
+            winner = self._sources.get(source.name)
+            if winner is None:
+                self._sources[source.name] = source
+            else:
+                log.debug("Element %s from %s overrides %s", source.name, winner.origin, source.origin)
+        self.searched = tuple(searched)
+        self._loaded: dict[str, Element] = {}
+
+    @classmethod
+    def discover(
+        cls,
+        element_paths: Sequence[Path] = (),
+        elements_path_env: str = "",
+        *,
+        use_entry_points: bool = True,
+    ) -> ElementIndex:
+        """Index ``--element-path`` dirs, then ELEMENTS_PATH, entry points, built-ins."""
+        user_dirs = [Path(p) for p in element_paths]
+        user_dirs += [Path(p) for p in elements_path_env.split(":") if p]
+        sources: list[ElementSource] = []
+        for directory in user_dirs:
+            sources += _scan_directory(directory, "path")
+        if use_entry_points:
+            sources += _scan_entry_points()
+        builtin = builtin_elements_dir()
+        sources += _scan_directory(builtin, "built-in")
+        searched = [str(d) for d in user_dirs]
+        if use_entry_points:
+            searched.append(f"entry points {ENTRY_POINT_GROUP!r}")
+        searched.append(str(builtin))
+        return cls(sources, searched)
+
+    def names(self) -> list[str]:
+        """Every element name found, sorted."""
+        return sorted(self._sources)
+
+    def source(self, name: str) -> ElementSource:
+        """Where ``name`` comes from; ElementNotFoundError if it is nowhere."""
+        try:
+            return self._sources[name]
+        except KeyError:
+            raise self.not_found(name) from None
+
+    def get(self, name: str) -> Element:
+        """Load ``name`` (once per index) and return it."""
+        if name not in self._loaded:
+            self._loaded[name] = _load(self.source(name))
+        return self._loaded[name]
+
+    def providers(self, virtual: str) -> list[str]:
+        """Names of every element that PROVIDES ``virtual`` (imports them all)."""
+        found = []
+        for name in self.names():
+            try:
+                element = self.get(name)
+            except ElementLoadError:
+                continue  # a broken element elsewhere must not hide this answer
+            if virtual in element.provides:
+                found.append(name)
+        return found
+
+    def not_found(self, name: str, needed_by: str | None = None) -> ElementNotFoundError:
+        """The error for an unknown name: where we looked, and close names."""
+        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6)
+        needed = f" (needed by {needed_by!r})" if needed_by else ""
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        return ElementNotFoundError(
+            f"Element {name!r}{needed} was not found. Searched: {'; '.join(self.searched)}."
+            f"{hint} Add its directory with --element-path or ELEMENTS_PATH."
+        )
+
+
+def _scan_directory(directory: Path, kind: str) -> list[ElementSource]:
+    if not directory.is_dir():
+        raise InputError(
+            f"Element path entry {str(directory)!r} is not a directory. Check --element-path "
+            "and ELEMENTS_PATH (a colon-separated list of directories)."
+        )
+    found = []
+    for entry in sorted(directory.iterdir()):
+        if entry.name.startswith((".", "_")):
+            continue
+        if entry.suffix == ".py" and entry.is_file():
+            found.append(ElementSource(entry.stem, Origin(kind, str(entry)), path=entry))
+        elif (entry / "__init__.py").is_file():
+            init = entry / "__init__.py"
+            found.append(ElementSource(entry.name, Origin(kind, str(init)), path=init))
+    return found
+
+
+def _scan_entry_points() -> list[ElementSource]:
+    return [
+        ElementSource(ep.name, Origin("entry-point", ep.value), entry_point=ep)
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    ]
+
+
+def _load(source: ElementSource) -> Element:
+    if source.path is not None:
+        return load_file_element(source.name, source.path, source.origin)
+    assert source.entry_point is not None
+    try:
+        module = importlib.import_module(source.entry_point.module)
+    except Exception as exc:
+        raise ElementLoadError(
+            f"Element {source.name!r} (entry point {source.entry_point.value!r}) failed to "
+            f"import: {type(exc).__name__}: {exc}. Reinstall the package that provides it."
+        ) from exc
+    return element_from_module(source.name, module, source.origin)

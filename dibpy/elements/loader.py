@@ -1,0 +1,114 @@
+"""Import element modules, each load a fresh module, and collect their hooks."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+from dibpy.elements.model import Element, Hook, Origin
+from dibpy.errors import DibError, ElementLoadError
+from dibpy.hooks import MARK, HookMark
+
+_load_count = itertools.count()
+
+
+def load_file_element(name: str, path: Path, origin: Origin) -> Element:
+    """Load ``NAME.py`` or ``NAME/__init__.py`` as a new module and read the element in it.
+
+    Every call gives a new module object under a unique name, so two builds in one process
+    each get their own copy and no state leaks between them.
+    """
+    module_name = f"_dibpy_element_{next(_load_count)}_{_identifier(name)}"
+    package_dir = [str(path.parent)] if path.name == "__init__.py" else None
+    spec = importlib.util.spec_from_file_location(
+        module_name, path, submodule_search_locations=package_dir
+    )
+    if spec is None or spec.loader is None:
+        raise ElementLoadError(f"Element {name!r}: {path} cannot be imported as a Python module.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except DibError:
+        sys.modules.pop(module_name, None)
+        raise
+    except SyntaxError as exc:
+        sys.modules.pop(module_name, None)
+        raise ElementLoadError(
+            f"Element {name!r} has a syntax error at {exc.filename}:{exc.lineno}: {exc.msg}. "
+            "Fix the element file and run again."
+        ) from exc
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise ElementLoadError(
+            f"Element {name!r} failed to import ({_where_raised(exc, path)}): "
+            f"{type(exc).__name__}: {exc}. Fix the element or install what it imports."
+        ) from exc
+    return element_from_module(name, module, origin)
+
+
+def element_from_module(name: str, module: ModuleType, origin: Origin) -> Element:
+    """Read DEPENDS/PROVIDES/CONFLICTS and the marked hooks of an imported module."""
+    return Element(
+        name=name,
+        origin=origin,
+        doc=module.__doc__ or "",
+        depends=_names(module, "DEPENDS", name),
+        provides=_names(module, "PROVIDES", name),
+        conflicts=_names(module, "CONFLICTS", name),
+        hooks=tuple(_hooks(module, name)),
+        module=module,
+    )
+
+
+def _hooks(module: ModuleType, element: str) -> Iterable[Hook]:
+    prefix = module.__name__ + "."
+    for attribute, value in vars(module).items():
+        mark = getattr(value, MARK, None)
+        if not isinstance(mark, HookMark):
+            continue
+        owner = getattr(value, "__module__", "")
+        if owner != module.__name__ and not owner.startswith(prefix):
+            continue  # a hook imported from another element is that element's hook
+        doc = (getattr(value, "__doc__", None) or "").strip()
+        yield Hook(
+            phase=mark.phase,
+            order=mark.order,
+            name=attribute,
+            element=element,
+            function=value,
+            doc=doc.splitlines()[0] if doc else "",
+        )
+
+
+def _names(module: ModuleType, attribute: str, element: str) -> tuple[str, ...]:
+    value = getattr(module, attribute, ())
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise ElementLoadError(
+            f"Element {element!r} declares {attribute} = {value!r}; it must be a list of "
+            f"element names, e.g. {attribute} = [\"dpkg\"]."
+        )
+    bad = [item for item in value if not isinstance(item, str) or not item]
+    if bad:
+        raise ElementLoadError(
+            f"Element {element!r} has {attribute} entries that are not element names: {bad!r}."
+        )
+    return tuple(value)
+
+
+def _identifier(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def _where_raised(exc: BaseException, path: Path) -> str:
+    """The innermost frame in the element's own files, else the innermost frame."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    folder = str(path.parent)
+    own = [f for f in frames if f.filename.startswith(folder)]
+    frame = (own or frames)[-1] if frames else None
+    return f"{frame.filename}:{frame.lineno}" if frame else str(path)

@@ -1,0 +1,84 @@
+"""The errors dibpy raises: each one is a message for people plus fields for programs.
+
+The CLI prints ``str(error)`` as one paragraph, without a traceback, and exits with
+``error.exit_code``: 2 for bad input (the user can fix the command or the element), 1 for
+a build that failed while running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DibError(Exception):
+    """Base of every error dibpy raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(DibError):
+    """The command, the environment or an element is wrong; nothing was built."""
+
+    exit_code = 2
+
+
+class ElementNotFoundError(InputError):
+    """An element name that is on no element path."""
+
+
+class ElementLoadError(InputError):
+    """An element module that cannot be imported or declares something invalid."""
+
+
+class HookDefinitionError(ElementLoadError):
+    """A hook declared wrongly: bad order, bad signature, a duplicate name."""
+
+
+class ResolutionError(InputError):
+    """The requested elements cannot be combined into one image."""
+
+
+class SettingsError(InputError):
+    """A ``DIB_*`` (or other) setting has a value that cannot be used."""
+
+
+class BuildError(DibError):
+    """Something failed while the build ran."""
+
+
+class CommandError(BuildError):
+    """A subprocess exited non-zero (or could not be started)."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, output_tail: str) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.output_tail = output_tail
+        shown = " ".join(self.argv)
+        if returncode < 0:
+            what = f"was killed by signal {-returncode}"
+        else:
+            what = f"exited with status {returncode}"
+        message = f"Command `{shown}` {what}."
+        if output_tail:
+            message += f" Its last output:\n{output_tail}"
+        super().__init__(message)
+
+
+class HookError(BuildError):
+    """A hook failed; carries where, so that programs need not parse the message."""
+
+    def __init__(self, phase: str, element: str, hook: str, cause: BaseException) -> None:
+        self.phase = phase
+        self.element = element
+        self.hook = hook
+        self.cause = cause
+        reason = str(cause) or type(cause).__name__
+        super().__init__(
+            f"The {phase} phase failed in hook {hook!r} of element {element!r}: {reason}"
+        )
+
+
+class BuildInterrupted(BuildError):
+    """The build received SIGINT or SIGTERM and stopped."""
+
+    exit_code = 130

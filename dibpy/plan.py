@@ -1,0 +1,59 @@
+"""The plan: every phase with its hooks in run order (pure and printable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dibpy.elements import ElementSet, Hook
+from dibpy.phases import PHASES, Phase
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a build will run, and in which order."""
+
+    element_set: ElementSet
+    phases: dict[Phase, tuple[Hook, ...]]
+
+    @classmethod
+    def of(cls, element_set: ElementSet) -> Plan:
+        """Order the hooks of every phase by (order, hook name, element name)."""
+        hooks = [hook for element in element_set.elements for hook in element.hooks]
+        return cls(
+            element_set,
+            {
+                phase: tuple(sorted((h for h in hooks if h.phase is phase), key=lambda h: h.sort_key))
+                for phase in PHASES
+            },
+        )
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        return self.element_set.names
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape ``dibpy plan --json`` prints: every phase key present."""
+        return {
+            "elements": list(self.elements),
+            "phases": {
+                phase.value: [
+                    {"order": h.order, "element": h.element, "hook": h.name}
+                    for h in self.phases[phase]
+                ]
+                for phase in PHASES
+            },
+        }
+
+    def describe(self) -> str:
+        """A readable listing: each phase, then order, element, hook and its doc line."""
+        lines = [f"Elements: {' '.join(self.elements)}"]
+        for phase in PHASES:
+            lines.append(f"{phase.value}:")
+            hooks = self.phases[phase]
+            if not hooks:
+                lines.append("  (no hooks)")
+            for h in hooks:
+                doc = f"  {h.doc}" if h.doc else ""
+                lines.append(f"  {h.order:02d}  {h.element:<22} {h.name}{doc}")
+        return "\n".join(lines)

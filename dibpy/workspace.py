@@ -1,0 +1,64 @@
+"""The build directory and everything a build holds: mounts, in the order to release them."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from dibpy import mounts
+from dibpy.errors import BuildError
+from dibpy.run import Runner
+
+log = logging.getLogger("dibpy.workspace")
+
+
+class Workspace:
+    """Owns ``build_dir``. Paths inside it are derived, never stored twice.
+
+    Mounts into the tree (bind mounts of caches) are held until the tree phases end and are
+    released then, before the tree is turned into an image; ``close`` releases anything
+    still held and removes the directory, but never while something is mounted below it.
+    """
+
+    def __init__(self, tmp_dir: Path, runner: Runner) -> None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.build_dir = Path(tempfile.mkdtemp(prefix="dibpy_build.", dir=tmp_dir))
+        self.runner = runner
+        self._tree_mounts = ExitStack()
+        self.target_root.mkdir(mode=0o755)
+
+    @property
+    def target_root(self) -> Path:
+        return self.build_dir / "root"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.build_dir / "out"
+
+    def bind_mount(self, source: Path, target: Path, options: Sequence[str] = ()) -> None:
+        """Bind-mount ``source`` at ``target`` in the tree until the tree phases end."""
+        mounts.mount(self.runner, source, target, bind=True, options=options)
+        self._tree_mounts.callback(mounts.unmount, self.runner, target)
+
+    def release_tree_mounts(self) -> None:
+        self._tree_mounts.close()
+
+    def close(self, *, remove: bool) -> None:
+        """Release every mount; then remove the build directory if asked."""
+        try:
+            self.release_tree_mounts()
+        finally:
+            for leftover in mounts.mounts_under(self.build_dir):
+                log.warning("Unmounting %s, which a hook left mounted", leftover)
+                mounts.unmount(self.runner, leftover)
+        if mounts.mounts_under(self.build_dir):
+            raise BuildError(
+                f"Something is still mounted under {self.build_dir}; it was not removed. "
+                f"Unmount it (see `findmnt -R {self.build_dir}`) and delete the directory."
+            )
+        if remove:
+            # --one-file-system: never cross into a mount, whatever happened above.
+            self.runner.run(["rm", "-rf", "--one-file-system", self.build_dir])

@@ -1,0 +1,3 @@
+"""Downloads with a local cache: conditional GET, retries, atomic placement (dibpy.fetch)."""
+
+DEPENDS = ["package-installs"]

@@ -1,0 +1,1 @@
+"""Installs the helper programs elements ship into the image's /usr/local/bin."""

@@ -1,0 +1,1 @@
+"""Collects build manifests in the image and copies them beside the output."""

@@ -1,0 +1,1 @@
+"""Kernel module blacklists: elements' modprobe.d files and DIB_MODPROBE_BLACKLIST."""

@@ -1,0 +1,1 @@
+"""Maps generic package names to distribution-specific names."""
