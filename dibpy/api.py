@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 from dibpy.build import Build, BuildResult
 from dibpy.config import BuildConfig, host_arch, normalise_arch
@@ -57,6 +58,12 @@ def build(
         skip_base=skip_base,
         **options,
     )
-    the_plan = plan(config.elements, element_paths=config.element_paths, arch=config.arch,
-                    skip_base=skip_base, env=environ)
+    the_plan = plan(
+        config.elements,
+        element_paths=config.element_paths,
+        arch=config.arch,
+        skip_base=skip_base,
+        env=environ,
+    )
+    config = config.model_copy(update={"env": MappingProxyType(the_plan.environment(environ))})
     return Build(the_plan, config).run()

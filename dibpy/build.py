@@ -81,8 +81,11 @@ class Build:
                 destinations[fmt] = destination
         for element in self.plan.element_set.elements:
             for value in vars(element.module).values() if element.module else ():
-                if (inspect.isclass(value) and issubclass(value, ElementSettings)
-                        and value is not ElementSettings):
+                if (
+                    inspect.isclass(value)
+                    and issubclass(value, ElementSettings)
+                    and value is not ElementSettings
+                ):
                     read_settings(value, self.config.env, owner=element.name)
         return destinations
 
@@ -99,8 +102,9 @@ class Build:
             env=c.env,
         )
 
-    def _run_phases(self, ctx: BuildContext, workspace: Workspace,
-                    destinations: dict[str, Path]) -> None:
+    def _run_phases(
+        self, ctx: BuildContext, workspace: Workspace, destinations: dict[str, Path]
+    ) -> None:
         stop_after = self.config.stop_after
         try:
             for phase in PHASES[: PHASES.index(Phase.CLEANUP)]:
@@ -156,8 +160,12 @@ class Build:
             try:
                 hook.function(ctx)
             except Exception as exc:  # the first failure is the one to report
-                log.warning("Cleanup hook %s (%s) failed after the build failed: %s",
-                            hook.name, hook.element, exc)
+                log.warning(
+                    "Cleanup hook %s (%s) failed after the build failed: %s",
+                    hook.name,
+                    hook.element,
+                    exc,
+                )
         workspace.release_tree_mounts()
 
 
@@ -196,8 +204,10 @@ def _signals_deferred() -> Iterator[None]:
 
     def remember(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
-        log.warning("Received %s while cleaning up; finishing the clean-up first.",
-                    signal.Signals(signum).name)
+        log.warning(
+            "Received %s while cleaning up; finishing the clean-up first.",
+            signal.Signals(signum).name,
+        )
 
     previous = {s: signal.signal(s, remember) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

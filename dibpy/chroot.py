@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -23,8 +24,15 @@ CHROOT_ENV = {
     "LC_ALL": "C.UTF-8",
     "DEBIAN_FRONTEND": "noninteractive",
 }
-PASSED_THROUGH = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                  "NO_PROXY", "TERM")
+PASSED_THROUGH = (
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "TERM",
+)
 
 
 class Chroot:
@@ -80,8 +88,7 @@ class Chroot:
                 ("/dev/pts", "dev/pts", None, (), True),
             ):
                 where = self.root / target
-                mounts.mount(self.runner, source, where, fstype=fstype, options=options,
-                             bind=bind)
+                mounts.mount(self.runner, source, where, fstype=fstype, options=options, bind=bind)
                 stack.callback(mounts.unmount, self.runner, where)
             self._depth = 1
             try:
@@ -93,8 +100,9 @@ class Chroot:
         """Kill every process whose root is this tree (a daemon a package started, say)."""
         victims = processes_rooted_in(self.root)
         for pid, name in victims:
-            log.warning("Killing process %d (%s) left running in the chroot %s", pid, name,
-                        self.root)
+            log.warning(
+                "Killing process %d (%s) left running in the chroot %s", pid, name, self.root
+            )
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + 5
         while victims and time.monotonic() < deadline:
@@ -123,10 +131,8 @@ def processes_rooted_in(root: Path) -> list[tuple[int, str]]:
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _alive(pid: int) -> bool:

@@ -22,42 +22,86 @@ logger = logging.getLogger("dibpy.cli")
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="dibpy", description="Build OS disk images from elements written in Python.")
+        prog="dibpy", description="Build OS disk images from elements written in Python."
+    )
     top.add_argument("--debug", action="store_true", help="verbose log and tracebacks")
     commands = top.add_subparsers(dest="command", required=True)
 
     paths = argparse.ArgumentParser(add_help=False)
-    paths.add_argument("--element-path", action="append", default=[], metavar="DIR",
-                       help="a directory of elements, searched before ELEMENTS_PATH and the "
-                            "built-ins (repeatable)")
+    paths.add_argument(
+        "--element-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory of elements, searched before ELEMENTS_PATH and the "
+        "built-ins (repeatable)",
+    )
 
     selection = argparse.ArgumentParser(add_help=False, parents=[paths])
     selection.add_argument("-a", "--arch", help="target architecture (default: the host's)")
-    selection.add_argument("-n", dest="skip_base", action="store_true",
-                           help="do not add the base element")
+    selection.add_argument(
+        "-n", dest="skip_base", action="store_true", help="do not add the base element"
+    )
     selection.add_argument("elements", nargs="+", metavar="ELEMENT")
 
-    build = commands.add_parser("build", parents=[selection], help="build an image",
-                                description="Build an image (disk-image-create's options).")
-    build.add_argument("-o", dest="output", default="image", metavar="NAME",
-                       help="output name; outputs are NAME.FORMAT (default: image)")
-    build.add_argument("-t", dest="formats", default="qcow2", metavar="FORMATS",
-                       help="comma-separated output formats (default: qcow2)")
-    build.add_argument("--stop-after", choices=[p.value for p in PHASES], metavar="PHASE",
-                       help="stop after PHASE and keep the build directory for inspection")
-    build.add_argument("--keep-build-dir", action="store_true",
-                       help="do not remove the build directory at the end")
-    build.add_argument("--image-cache", type=Path, metavar="DIR",
-                       help="download cache (DIB_IMAGE_CACHE; default ~/.cache/image-create)")
-    build.add_argument("--offline", action="store_true", default=None,
-                       help="use cached downloads without checking them (DIB_OFFLINE)")
-    build.add_argument("-x", dest="trace", action="count", default=0,
-                       help="more tracing for hooks (DIB_DEBUG_TRACE), repeatable")
-    build.add_argument("--log-file", type=Path, metavar="FILE",
-                       help="also write the whole log, timestamped, to FILE")
+    build = commands.add_parser(
+        "build",
+        parents=[selection],
+        help="build an image",
+        description="Build an image (disk-image-create's options).",
+    )
+    build.add_argument(
+        "-o",
+        dest="output",
+        default="image",
+        metavar="NAME",
+        help="output name; outputs are NAME.FORMAT (default: image)",
+    )
+    build.add_argument(
+        "-t",
+        dest="formats",
+        default="qcow2",
+        metavar="FORMATS",
+        help="comma-separated output formats (default: qcow2)",
+    )
+    build.add_argument(
+        "--stop-after",
+        choices=[p.value for p in PHASES],
+        metavar="PHASE",
+        help="stop after PHASE and keep the build directory for inspection",
+    )
+    build.add_argument(
+        "--keep-build-dir", action="store_true", help="do not remove the build directory at the end"
+    )
+    build.add_argument(
+        "--image-cache",
+        type=Path,
+        metavar="DIR",
+        help="download cache (DIB_IMAGE_CACHE; default ~/.cache/image-create)",
+    )
+    build.add_argument(
+        "--offline",
+        action="store_true",
+        default=None,
+        help="use cached downloads without checking them (DIB_OFFLINE)",
+    )
+    build.add_argument(
+        "-x",
+        dest="trace",
+        action="count",
+        default=0,
+        help="more tracing for hooks (DIB_DEBUG_TRACE), repeatable",
+    )
+    build.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="FILE",
+        help="also write the whole log, timestamped, to FILE",
+    )
 
-    plan = commands.add_parser("plan", parents=[selection],
-                               help="show the hooks a build would run, in order")
+    plan = commands.add_parser(
+        "plan", parents=[selection], help="show the hooks a build would run, in order"
+    )
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     commands.add_parser("elements", parents=[paths], help="list every element found")
@@ -84,8 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    the_plan = api.plan(args.elements, element_paths=args.element_path, arch=args.arch,
-                        skip_base=args.skip_base)
+    the_plan = api.plan(
+        args.elements, element_paths=args.element_path, arch=args.arch, skip_base=args.skip_base
+    )
     if args.json:
         print(json.dumps(the_plan.to_dict(), indent=2))
     else:
@@ -94,8 +139,9 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _elements(args: argparse.Namespace) -> int:
-    index = ElementIndex.discover([Path(p) for p in args.element_path],
-                                  os.environ.get("ELEMENTS_PATH", ""))
+    index = ElementIndex.discover(
+        [Path(p) for p in args.element_path], os.environ.get("ELEMENTS_PATH", "")
+    )
     for name in index.names():
         try:
             summary = index.get(name).summary
@@ -130,8 +176,11 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _paragraph(message: str) -> str:
-    return "\n".join(textwrap.fill(part, 100, subsequent_indent="  ")
-                     for part in message.splitlines() if part.strip())
+    return "\n".join(
+        textwrap.fill(part, 100, subsequent_indent="  ")
+        for part in message.splitlines()
+        if part.strip()
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from dibpy.chroot import Chroot
+from dibpy.fetch import Fetcher
 from dibpy.run import Result, Runner
 from dibpy.settings import ElementSettings, read_settings
 from dibpy.workspace import Workspace
@@ -73,10 +74,43 @@ class BuildContext(BaseModel):
                 found[name] = value
         return found
 
-    def run(self, argv: Sequence[str | Path], *, cwd: Path | None = None,
-            input: str | None = None, capture: bool = False, check: bool = True) -> Result:
-        """Run a command on the host (argument list; logged, timed, failures raised)."""
-        return self._runner.run(argv, cwd=cwd, input=input, capture=capture, check=check)
+    @property
+    def runner(self) -> Runner:
+        """The build's command runner, for library functions that take one."""
+        return self._runner
+
+    @property
+    def fetcher(self) -> Fetcher:
+        """The download machinery, with the build's proxies and offline setting."""
+        proxies = self.proxies
+        return Fetcher(
+            proxies={
+                scheme: proxies[f"{scheme}_proxy"]
+                for scheme in ("http", "https")
+                if f"{scheme}_proxy" in proxies
+            },
+            no_proxy=proxies.get("no_proxy", ""),
+            offline=self.offline,
+        )
+
+    def run(
+        self,
+        argv: Sequence[str | Path],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        input: str | None = None,
+        capture: bool = False,
+        check: bool = True,
+    ) -> Result:
+        """Run a command on the host (argument list; logged, timed, failures raised).
+
+        ``env`` adds variables to the build's environment for this command.
+        """
+        full_env = {**self._runner.env, **env} if env else None
+        return self._runner.run(
+            argv, cwd=cwd, env=full_env, input=input, capture=capture, check=check
+        )
 
     def bind_mount(self, source: Path, target: Path) -> None:
         """Bind-mount ``source`` into the tree; released when the tree phases end."""

@@ -22,8 +22,11 @@ def setup(*, debug: bool = False, quiet: bool = False, log_file: Path | None = N
     if log_file is not None:
         to_file = logging.FileHandler(log_file)
         to_file.setLevel(logging.DEBUG)
-        to_file.setFormatter(logging.Formatter(
-            "%(asctime)s.%(msecs)03d | %(levelname)s %(name)s | %(message)s",
-            "%Y-%m-%d %H:%M:%S"))
+        to_file.setFormatter(
+            logging.Formatter(
+                "%(asctime)s.%(msecs)03d | %(levelname)s %(name)s | %(message)s",
+                "%Y-%m-%d %H:%M:%S",
+            )
+        )
         LOGGER.addHandler(to_file)
     LOGGER.propagate = False

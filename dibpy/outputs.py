@@ -19,8 +19,19 @@ Writer = Callable[[Path, Path, Runner], None]
 
 def write_tar(tree: Path, destination: Path, runner: Runner) -> None:
     """A tarball of the tree with numeric owners and xattrs, as DIB's ``-t tar``."""
-    runner.run(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", tree,
-                "-cf", destination, "."])
+    runner.run(
+        [
+            "tar",
+            "--numeric-owner",
+            "--xattrs",
+            "--xattrs-include=*",
+            "-C",
+            tree,
+            "-cf",
+            destination,
+            ".",
+        ]
+    )
 
 
 WRITERS: dict[str, Writer] = {"tar": write_tar}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     """A build phase; the value is DIB's hyphenated name (its ``<value>.d`` folder)."""
 
     ROOT = "root"
@@ -18,9 +18,6 @@ class Phase(str, Enum):
     PRE_FINALISE = "pre-finalise"
     FINALISE = "finalise"
     CLEANUP = "cleanup"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 PHASES: tuple[Phase, ...] = tuple(Phase)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,9 @@ class Plan:
         return cls(
             element_set,
             {
-                phase: tuple(sorted((h for h in hooks if h.phase is phase), key=lambda h: h.sort_key))
+                phase: tuple(
+                    sorted((h for h in hooks if h.phase is phase), key=lambda h: h.sort_key)
+                )
                 for phase in PHASES
             },
         )
@@ -31,6 +34,18 @@ class Plan:
     @property
     def elements(self) -> tuple[str, ...]:
         return self.element_set.names
+
+    def environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        """``env`` over the elements' ENVIRONMENT defaults (DIB's environment.d).
+
+        A variable the user set (non-empty) wins, as ``${VAR:-default}`` does; among
+        elements, the first in resolution order sets a default.
+        """
+        merged: dict[str, str] = {}
+        for element in reversed(self.element_set.elements):
+            merged.update(element.environment)
+        merged.update({k: v for k, v in env.items() if v != ""})
+        return merged
 
     def to_dict(self) -> dict[str, Any]:
         """The shape ``dibpy plan --json`` prints: every phase key present."""

@@ -1,4 +1,113 @@
 """The dpkg/apt machinery of Debian-family images: build-time apt settings and their undo,
-the shared apt archive cache, package installs and the dpkg manifest."""
+the shared apt archive cache, package installs and the dpkg manifest.
+
+Root hooks (the seed's order): the build proxy (50), no apt translations (60), blocked
+daemons, the shared apt cache and trimmed dpkg (99). Cleanup hooks undo them as DIB's
+cleanup.d does: unblock daemons (40), remove the build proxy (50), untrim dpkg (60), so
+the image ships a real start-stop-daemon, no proxy and normal dpkg settings.
+"""
+
+from dibpy import BuildContext, ElementSettings, cleanup_hook, root_hook, setting
+from dibpy.rootfs import in_root, remove_file, write_file
+from dibpy.settings import parse_bool
 
 DEPENDS = ["install-bin", "manifests", "package-installs"]
+
+PROXY_CONF = "etc/apt/apt.conf.d/60img-build-proxy"
+NO_TRANSLATIONS_CONF = "etc/apt/apt.conf.d/95no-translations"
+SPEEDUP_CONF = "etc/dpkg/dpkg.cfg.d/02apt-speedup"
+NO_LANGUAGES_CONF = "etc/apt/apt.conf.d/no-languages"
+POLICY_RC_D = "usr/sbin/policy-rc.d"
+BLOCKED_DAEMONS = ("sbin/start-stop-daemon", "sbin/initctl")
+REAL_SUFFIX = ".REAL"
+
+FAKE_DAEMON = """#!/bin/sh
+echo
+echo "Warning: Fake start-stop-daemon called, doing nothing"
+"""
+POLICY_DENY = "#!/bin/sh\nexit 101\n"
+
+
+class DpkgSettings(ElementSettings):
+    distro: str = setting("DISTRO_NAME", "debian", "distribution name, for the apt cache")
+    apt_local_cache: str = setting(
+        "DIB_APT_LOCAL_CACHE", "1", "0 turns off the shared apt archive cache"
+    )
+
+
+@root_hook(order=50)
+def build_with_http_cache(ctx: BuildContext) -> None:
+    """Point apt at http_proxy during the build (removed again in cleanup)."""
+    proxy = ctx.proxies.get("http_proxy")
+    if proxy:
+        write_file(ctx.target_root, PROXY_CONF, f'Acquire::http::Proxy "{proxy}";\n')
+
+
+@root_hook(order=60)
+def block_apt_translations(ctx: BuildContext) -> None:
+    """Stop apt fetching translations, and drop the ones already downloaded."""
+    write_file(ctx.target_root, NO_TRANSLATIONS_CONF, 'Acquire::Languages "none";\n')
+    lists = in_root(ctx.target_root, "var/lib/apt/lists")
+    if lists.is_dir():
+        for translation in lists.glob("*_i18n_Translation-*"):
+            if translation.is_file() or translation.is_symlink():
+                translation.unlink()
+
+
+@root_hook(order=99)
+def block_daemons(ctx: BuildContext) -> None:
+    """Keep package scripts from starting services in the chroot: a no-op
+    start-stop-daemon (and initctl), and a policy-rc.d that says no."""
+    root = ctx.target_root
+    for daemon in BLOCKED_DAEMONS:
+        path = in_root(root, daemon)
+        if path.is_file() and not path.with_name(path.name + REAL_SUFFIX).exists():
+            path.rename(path.with_name(path.name + REAL_SUFFIX))
+            write_file(root, daemon, FAKE_DAEMON, 0o755)
+    write_file(root, POLICY_RC_D, POLICY_DENY, 0o755)
+
+
+@root_hook(order=99)
+def shared_apt_cache(ctx: BuildContext) -> None:
+    """Share downloaded .debs between builds: bind-mount <image cache>/apt/<distro> at
+    var/cache/apt/archives (DIB_APT_LOCAL_CACHE=0 turns it off)."""
+    settings = ctx.settings(DpkgSettings)
+    if not parse_bool("DIB_APT_LOCAL_CACHE", settings.apt_local_cache):
+        return
+    cache = ctx.image_cache / "apt" / settings.distro
+    cache.mkdir(parents=True, exist_ok=True)
+    archives = in_root(ctx.target_root, "var/cache/apt/archives")
+    archives.mkdir(parents=True, exist_ok=True)
+    ctx.bind_mount(cache, archives)
+
+
+@root_hook(order=99)
+def trim_dpkg(ctx: BuildContext) -> None:
+    """Faster dpkg during the build: no fsync (force-unsafe-io), no language lists."""
+    write_file(ctx.target_root, SPEEDUP_CONF, "force-unsafe-io\n")
+    write_file(ctx.target_root, NO_LANGUAGES_CONF, 'Acquire::Languages "none";\n')
+
+
+@cleanup_hook(order=40)
+def unblock_daemons(ctx: BuildContext) -> None:
+    """Put the real start-stop-daemon (and initctl) back and remove policy-rc.d."""
+    root = ctx.target_root
+    for daemon in BLOCKED_DAEMONS:
+        path = in_root(root, daemon)
+        real = path.with_name(path.name + REAL_SUFFIX)
+        if real.is_file():
+            real.replace(path)
+    remove_file(root, POLICY_RC_D)
+
+
+@cleanup_hook(order=50)
+def remove_img_build_proxy(ctx: BuildContext) -> None:
+    """Remove the build-time apt proxy setting."""
+    remove_file(ctx.target_root, PROXY_CONF)
+
+
+@cleanup_hook(order=60)
+def untrim_dpkg(ctx: BuildContext) -> None:
+    """Restore normal dpkg settings (fsync on, language lists as configured)."""
+    remove_file(ctx.target_root, SPEEDUP_CONF)
+    remove_file(ctx.target_root, NO_LANGUAGES_CONF)

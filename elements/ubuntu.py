@@ -1,5 +1,73 @@
 """Ubuntu from the official cloud root image (squashfs; trusty: root tarball), SHA256-verified and
-cached, with the mirror rewritten to DIB_DISTRIBUTION_MIRROR."""
+cached, with the mirror rewritten to DIB_DISTRIBUTION_MIRROR.
+
+Root hook 10 is the seed's 10-cache-ubuntu-tarball: under a per-file lock in the image
+cache, fetch SHA256SUMS and the image (conditional GET; a re-fetch with cache-busting
+headers if the checksum does not match), then extract it into the tree with numeric
+owners, device nodes, hard links and xattrs kept. DIB_LOCAL_IMAGE uses a local file
+instead (not checksummed, as in DIB); DIB_OFFLINE uses the cached image without a request.
+"""
+
+from pathlib import Path
+
+from pydantic import model_validator
+
+from dibpy import BuildContext, ElementSettings, root_hook, setting
+from dibpy.extract import extract_root_image
+from dibpy.fetch import cache_lock
 
 DEPENDS = ["cache-url", "cloud-init-datasources", "dkms", "dpkg", "ubuntu-common"]
 PROVIDES = ["operating-system"]
+ENVIRONMENT = {"DIB_CLOUD_INIT_DATASOURCES": "Ec2"}
+
+LOCK_TIMEOUT = 20 * 60  # DIB's flock -w 1200
+
+
+class UbuntuImageSettings(ElementSettings):
+    release: str = setting("DIB_RELEASE", "noble", "Ubuntu release")
+    cloud_images: str = setting(
+        "DIB_CLOUD_IMAGES",
+        "",
+        "where the images are (default cloud-images.ubuntu.com/<release>/current)",
+    )
+    base_image_file: str = setting(
+        "BASE_IMAGE_FILE",
+        "",
+        "the image's file name (default <release>-server-cloudimg-<arch>.squashfs)",
+    )
+    sha256sums: str = setting("SHA256SUMS", "", "URL of the SHA256SUMS file")
+    local_image: Path | None = setting("DIB_LOCAL_IMAGE", None, "use this file, no download")
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "UbuntuImageSettings":
+        # Defaults derived from other settings, as the seed's ${VAR:-...} lines derive them.
+        if not self.cloud_images:
+            url = f"https://cloud-images.ubuntu.com/{self.release}/current"
+            object.__setattr__(self, "cloud_images", url)
+        if not self.sha256sums:
+            object.__setattr__(self, "sha256sums", f"{self.cloud_images.rstrip('/')}/SHA256SUMS")
+        return self
+
+    def image_file(self, arch: str) -> str:
+        if self.base_image_file:
+            return self.base_image_file
+        suffix = "-root.tar.gz" if self.release == "trusty" else ".squashfs"
+        return f"{self.release}-server-cloudimg-{arch}{suffix}"
+
+
+@root_hook(order=10)
+def cache_ubuntu_tarball(ctx: BuildContext) -> None:
+    """Fetch, verify and cache the Ubuntu cloud root image, then extract it into the tree."""
+    settings = ctx.settings(UbuntuImageSettings)
+    if settings.local_image is not None:
+        extract_root_image(settings.local_image, ctx.target_root, ctx.runner)
+        return
+    name = settings.image_file(ctx.arch)
+    image = ctx.image_cache / name
+    url = f"{settings.cloud_images.rstrip('/')}/{name}"
+    sums = ctx.image_cache / f"SHA256SUMS.ubuntu.{settings.release}.{ctx.arch}"
+    # Held across extraction too, as DIB does: a concurrent build must not replace the
+    # image while this one unpacks it.
+    with cache_lock(image, timeout=LOCK_TIMEOUT):
+        ctx.fetcher.fetch_verified(url, image, settings.sha256sums, sums)
+        extract_root_image(image, ctx.target_root, ctx.runner)

@@ -50,7 +50,9 @@ class ElementIndex:
             if winner is None:
                 self._sources[source.name] = source
             else:
-                log.debug("Element %s from %s overrides %s", source.name, winner.origin, source.origin)
+                log.debug(
+                    "Element %s from %s overrides %s", source.name, winner.origin, source.origin
+                )
         self.searched = tuple(searched)
         self._loaded: dict[str, Element] = {}
 

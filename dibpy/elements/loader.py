@@ -61,6 +61,7 @@ def element_from_module(name: str, module: ModuleType, origin: Origin) -> Elemen
         depends=_names(module, "DEPENDS", name),
         provides=_names(module, "PROVIDES", name),
         conflicts=_names(module, "CONFLICTS", name),
+        environment=_environment(module, name),
         hooks=tuple(_hooks(module, name)),
         module=module,
     )
@@ -91,7 +92,7 @@ def _names(module: ModuleType, attribute: str, element: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
         raise ElementLoadError(
             f"Element {element!r} declares {attribute} = {value!r}; it must be a list of "
-            f"element names, e.g. {attribute} = [\"dpkg\"]."
+            f'element names, e.g. {attribute} = ["dpkg"].'
         )
     bad = [item for item in value if not isinstance(item, str) or not item]
     if bad:
@@ -99,6 +100,18 @@ def _names(module: ModuleType, attribute: str, element: str) -> tuple[str, ...]:
             f"Element {element!r} has {attribute} entries that are not element names: {bad!r}."
         )
     return tuple(value)
+
+
+def _environment(module: ModuleType, element: str) -> dict[str, str]:
+    value = getattr(module, "ENVIRONMENT", {})
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ElementLoadError(
+            f"Element {element!r} declares ENVIRONMENT = {value!r}; it must be a dict of "
+            'variable names to string defaults, e.g. ENVIRONMENT = {"DIB_RELEASE": "noble"}.'
+        )
+    return dict(value)
 
 
 def _identifier(name: str) -> str:

@@ -48,6 +48,7 @@ class Element:
     depends: tuple[str, ...] = ()
     provides: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    environment: dict[str, str] = field(default_factory=dict)
     hooks: tuple[Hook, ...] = ()
     module: ModuleType | None = field(default=None, compare=False, repr=False)
 

@@ -60,8 +60,10 @@ def with_defaults(names: Sequence[str], arch: str, *, skip_base: bool) -> list[s
 def resolve(requested: Sequence[str], catalog: Catalog) -> ElementSet:
     """Expand ``requested`` into the element set, or raise a ResolutionError/not-found."""
     if not requested:
-        raise ResolutionError("No elements were given. Name at least an operating system, "
-                              "e.g. `dibpy build vm debian-minimal`.")
+        raise ResolutionError(
+            "No elements were given. Name at least an operating system, "
+            "e.g. `dibpy build vm debian-minimal`."
+        )
     virtual: frozenset[str] = frozenset()
     # A provider found late in the walk can satisfy a name the walk already expanded as a
     # real element; walk again with what is now known to be provided until nothing changes.
