@@ -4,6 +4,7 @@ Element authors import the hook decorators and ``BuildContext`` from here; tools
 builds use ``dibpy.plan`` and ``dibpy.build``.
 """
 
+from dibpy import apt
 from dibpy.api import build, plan
 from dibpy.build import BuildResult
 from dibpy.context import BuildContext
@@ -47,6 +48,7 @@ __all__ = [
     "Plan",
     "ResolutionError",
     "SettingsError",
+    "apt",
     "block_device_hook",
     "build",
     "cleanup_hook",

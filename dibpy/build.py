@@ -93,12 +93,14 @@ class Build:
         c = self.config
         return BuildContext.create(
             workspace,
+            modules={e.name: e.module for e in self.plan.element_set.elements if e.module},
             arch=c.arch,
             image_name=c.image_name,
             elements=self.plan.elements,
             image_cache=c.image_cache,
             offline=c.offline,
             debug_trace=c.debug_trace,
+            packages=c.packages,
             env=c.env,
         )
 
@@ -125,7 +127,7 @@ class Build:
         workspace.release_tree_mounts()
         tree.restore_resolver(ctx.target_root)
         tree.tidy(ctx.target_root)
-        self.result.outputs = outputs.write_outputs(ctx.target_root, destinations, self.runner)
+        self.result.outputs = outputs.write_tree_outputs(ctx.target_root, destinations, self.runner)
 
     def _run_phase(self, phase: Phase, ctx: BuildContext) -> None:
         hooks = self.plan.phases[phase]

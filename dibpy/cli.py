@@ -65,6 +65,14 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated output formats (default: qcow2)",
     )
     build.add_argument(
+        "-p",
+        dest="packages",
+        action="append",
+        default=[],
+        metavar="PKGS",
+        help="extra packages to install, comma-separated (repeatable)",
+    )
+    build.add_argument(
         "--stop-after",
         choices=[p.value for p in PHASES],
         metavar="PHASE",
@@ -167,6 +175,7 @@ def _build(args: argparse.Namespace) -> int:
         keep_build_dir=args.keep_build_dir or None,
         image_cache=args.image_cache,
         offline=args.offline,
+        packages=tuple(p for group in args.packages for p in group.split(",") if p),
     )
     for path in result.outputs:
         print(path)

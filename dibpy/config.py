@@ -46,6 +46,7 @@ class BuildConfig(BaseModel):
     formats: tuple[str, ...] = ("qcow2",)
     arch: str = Field(default_factory=host_arch)
     skip_base: bool = False
+    packages: tuple[str, ...] = ()
     element_paths: tuple[Path, ...] = ()
     stop_after: Phase | None = None
     keep_build_dir: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
@@ -26,6 +27,7 @@ class BuildContext(BaseModel):
     - ``build_dir`` (TMP_BUILD_DIR), ``target_root`` (TARGET_ROOT / TMP_MOUNT_PATH)
     - ``image_cache`` (DIB_IMAGE_CACHE), ``offline`` (DIB_OFFLINE),
       ``debug_trace`` (DIB_DEBUG_TRACE)
+    - ``packages``: the extra packages asked for with ``-p``
     - ``env``: the environment snapshot taken when the build started; read it through
       ``ctx.settings(YourSettings)`` rather than directly.
     """
@@ -39,16 +41,21 @@ class BuildContext(BaseModel):
     image_cache: Path
     offline: bool = False
     debug_trace: int = 0
+    packages: tuple[str, ...] = ()
     env: Mapping[str, str] = {}
 
     _workspace: Workspace = PrivateAttr()
     _runner: Runner = PrivateAttr()
     _chroot: Chroot = PrivateAttr()
+    _modules: dict[str, ModuleType] = PrivateAttr(default_factory=dict)
     _settings: dict[type[ElementSettings], ElementSettings] = PrivateAttr(default_factory=dict)
 
     @classmethod
-    def create(cls, workspace: Workspace, **fields: Any) -> BuildContext:
+    def create(
+        cls, workspace: Workspace, modules: Mapping[str, ModuleType] | None = None, **fields: Any
+    ) -> BuildContext:
         ctx = cls(build_dir=workspace.build_dir, **fields)
+        ctx._modules = dict(modules or {})
         ctx._workspace = workspace
         ctx._runner = workspace.runner
         ctx._chroot = Chroot(ctx.target_root, workspace.runner, ctx.env)
@@ -115,6 +122,15 @@ class BuildContext(BaseModel):
     def bind_mount(self, source: Path, target: Path) -> None:
         """Bind-mount ``source`` into the tree; released when the tree phases end."""
         self._workspace.bind_mount(source, target)
+
+    def element_data(self, attribute: str) -> dict[str, Any]:
+        """``{element: value}`` of a module attribute (``PACKAGES``, ``PKG_MAP``, ...) for
+        every element of the build that declares it, in resolution order."""
+        return {
+            name: getattr(module, attribute)
+            for name, module in self._modules.items()
+            if hasattr(module, attribute)
+        }
 
     def settings(self, cls: type[S]) -> S:
         """An element's typed settings, read from the build's environment snapshot."""

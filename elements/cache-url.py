@@ -1,3 +1,6 @@
-"""Downloads with a local cache: conditional GET, retries, atomic placement (dibpy.fetch)."""
+"""Downloads with a local cache: conditional GET, retries, atomic placement. In dibpy this is
+the `dibpy.fetch` module (`ctx.fetcher`); the element installs curl into the image as DIB's
+does."""
 
 DEPENDS = ["package-installs"]
+PACKAGES = {"curl": None}

@@ -1,7 +1,7 @@
 """Debian built from scratch with debootstrap, with apt sources from DIB_APT_SOURCES_CONF or
 the release's default, updates and security suites."""
 
-from dibpy import BuildContext, ElementSettings, root_hook, setting
+from dibpy import BuildContext, ElementSettings, apt, root_hook, setting
 from dibpy.distro import AptDistroSettings
 from dibpy.errors import SettingsError
 from dibpy.rootfs import write_file
@@ -17,6 +17,13 @@ ENVIRONMENT = {
 }
 
 ROLLING = ("testing", "unstable", "sid")
+BASE_PACKAGES = ["systemd-sysv", "busybox", "sudo", "gnupg2", "python3"]
+
+PACKAGES = {
+    "linux-image-amd64": {"arch": "amd64"},
+    "linux-image-arm64": {"arch": "arm64"},
+    "netbase": None,
+}
 
 
 class DebianSourcesSettings(ElementSettings):
@@ -63,8 +70,14 @@ def sources(
 
 
 @root_hook(order=75)
-def debian_apt_sources(ctx: BuildContext) -> None:
-    """Write etc/apt/sources.list.d/<name>.list for each configured source."""
+def debian_minimal_baseinstall(ctx: BuildContext) -> None:
+    """Write etc/apt/sources.list.d/<name>.list for each source, then update, upgrade and
+    install the base system (systemd-sysv, busybox, sudo, gnupg2, python3)."""
     distro = ctx.settings(AptDistroSettings)
     for name, line in sources(distro, ctx.settings(DebianSourcesSettings), ctx.arch).items():
         write_file(ctx.target_root, f"etc/apt/sources.list.d/{name}.list", line + "\n")
+    with ctx.chroot.session():
+        apt.update(ctx)
+        apt.apt_get(ctx, "clean")
+        apt.dist_upgrade(ctx)
+        apt.install(ctx, BASE_PACKAGES)

@@ -11,14 +11,15 @@ tree up to date either way.
 
 import hashlib
 import shlex
+import shutil
 from pathlib import Path
 
-from dibpy import BuildContext, ElementSettings, root_hook, setting
+from dibpy import BuildContext, ElementSettings, cleanup_hook, install_hook, root_hook, setting
 from dibpy.distro import AptDistroSettings
 from dibpy.errors import InputError
 from dibpy.extract import extract_root_image
 from dibpy.fetch import cache_lock
-from dibpy.rootfs import in_root
+from dibpy.rootfs import in_root, write_file
 from dibpy.settings import parse_bool
 
 DEPENDS = ["dpkg", "modprobe", "pkg-map", "sysprep"]
@@ -29,6 +30,19 @@ ENVIRONMENT = {
 
 LOCK_TIMEOUT = 20 * 60
 
+PACKAGES = {
+    "adduser": None,
+    "ca-certificates": None,
+    "cloud-initramfs-growroot": None,
+    "locales": None,
+    "lsb-release": {"phase": "pre-install"},
+}
+# cloud-initramfs-growroot exists only in bullseye among the releases DIB supports.
+PKG_MAP = {
+    "default": {"cloud-initramfs-growroot": ""},
+    "release": {"debian": {"bullseye": {"cloud-initramfs-growroot": "cloud-initramfs-growroot"}}},
+}
+
 
 class DebootstrapSettings(ElementSettings):
     keyring: str = setting("DIB_APT_KEYRING", "", "keyring debootstrap checks the Release with")
@@ -36,6 +50,16 @@ class DebootstrapSettings(ElementSettings):
     extra_args: str = setting("DIB_DEBOOTSTRAP_EXTRA_ARGS", "", "more debootstrap arguments")
     script: str = setting("DIB_DEBIAN_DEBOOTSTRAP_SCRIPT", "", "a custom debootstrap script")
     cache: str = setting("DIB_DEBOOTSTRAP_CACHE", "1", "0: do not cache or reuse the tree")
+    distro: str = setting("DISTRO_NAME", "debian")
+    interfaces: str = setting(
+        "DIB_NETWORK_INTERFACE_NAMES", "eth0 eth1", "interfaces configured for DHCP"
+    )
+    create_interfaces: str = setting(
+        "DIB_APT_MINIMAL_CREATE_INTERFACES", "1", "0: do not write /etc/network/interfaces.d"
+    )
+    default_locale: str = setting(
+        "DIB_DEBOOTSTRAP_DEFAULT_LOCALE", "C.UTF-8", "LANG and LC_ALL in /etc/default/locale"
+    )
 
 
 def debootstrap_command(
@@ -121,3 +145,58 @@ def _save_tree(ctx: BuildContext, cached: Path) -> None:
         partial.replace(cached)
     finally:
         partial.unlink(missing_ok=True)
+
+
+@install_hook(order=10)
+def debian_networking(ctx: BuildContext) -> None:
+    """Hostname, and DHCP on DIB_NETWORK_INTERFACE_NAMES through /etc/network/interfaces.d."""
+    settings = ctx.settings(DebootstrapSettings)
+    write_file(ctx.target_root, "etc/hostname", f"{settings.distro}\n")
+    if not parse_bool("DIB_APT_MINIMAL_CREATE_INTERFACES", settings.create_interfaces):
+        return
+    write_file(
+        ctx.target_root,
+        "etc/network/interfaces",
+        "source-directory /etc/network/interfaces.d\n\nauto lo\niface lo inet loopback\n",
+    )
+    for name in settings.interfaces.split():
+        write_file(
+            ctx.target_root,
+            f"etc/network/interfaces.d/{name}",
+            f"auto {name}\niface {name} inet dhcp\n",
+        )
+
+
+@install_hook(order=12)
+def debian_locale_gen(ctx: BuildContext) -> None:
+    """Generate en_US.UTF-8 and make DIB_DEBOOTSTRAP_DEFAULT_LOCALE the default."""
+    in_root(ctx.target_root, "etc/locale.gen", follow_final=False).unlink(missing_ok=True)
+    selections = (
+        "locales locales/locales_to_be_generated multiselect en_US.UTF-8 UTF-8\n"
+        "locales locales/default_environment_locale select en_US.UTF-8\n"
+    )
+    with ctx.chroot.session():
+        ctx.chroot.run(["debconf-set-selections"], input=selections)
+        ctx.chroot.run(["dpkg-reconfigure", "-f", "noninteractive", "locales"])
+    locale = ctx.settings(DebootstrapSettings).default_locale
+    write_file(ctx.target_root, "etc/default/locale", f"LANG={locale}\nLC_ALL={locale}\n")
+
+
+@install_hook(order=15)
+def cleanup_debootstrap(ctx: BuildContext) -> None:
+    """Make sure /etc/sudoers.d exists (sudo's drop-in directory)."""
+    sudoers = in_root(ctx.target_root, "etc/sudoers.d")
+    sudoers.mkdir(parents=True, exist_ok=True)
+    sudoers.chmod(0o755)
+
+
+@cleanup_hook(order=99)
+def clean_up_cache(ctx: BuildContext) -> None:
+    """Empty var/lib/apt/lists: the image fetches fresh lists on first use."""
+    lists = in_root(ctx.target_root, "var/lib/apt/lists")
+    if lists.is_dir():
+        for entry in lists.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()

@@ -7,7 +7,20 @@ cleanup.d does: unblock daemons (40), remove the build proxy (50), untrim dpkg (
 the image ships a real start-stop-daemon, no proxy and normal dpkg settings.
 """
 
-from dibpy import BuildContext, ElementSettings, cleanup_hook, root_hook, setting
+import json
+import shutil
+from pathlib import Path
+
+from dibpy import (
+    BuildContext,
+    ElementSettings,
+    apt,
+    cleanup_hook,
+    finalise_hook,
+    pre_install_hook,
+    root_hook,
+    setting,
+)
 from dibpy.rootfs import in_root, remove_file, write_file
 from dibpy.settings import parse_bool
 
@@ -26,6 +39,8 @@ echo
 echo "Warning: Fake start-stop-daemon called, doing nothing"
 """
 POLICY_DENY = "#!/bin/sh\nexit 101\n"
+NO_RECOMMENDS = 'APT::Install-Recommends "0";\nAPT::Install-Suggests "0";\n'
+DPKG_QUERY_FORMAT = "${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Status}\\n"
 
 
 class DpkgSettings(ElementSettings):
@@ -33,6 +48,28 @@ class DpkgSettings(ElementSettings):
     apt_local_cache: str = setting(
         "DIB_APT_LOCAL_CACHE", "1", "0 turns off the shared apt archive cache"
     )
+    add_apt_keys: Path | None = setting(
+        "DIB_ADD_APT_KEYS", None, "a directory of keys for etc/apt/trusted.gpg.d"
+    )
+    disable_apt_cleanup: str = setting(
+        "DIB_DISABLE_APT_CLEANUP", "0", "1 keeps the apt cache in the image"
+    )
+    manifest_dir: str = setting(
+        "DIB_MANIFEST_IMAGE_DIR", "/etc/dib-manifests", "where manifests go in the image"
+    )
+
+
+@root_hook(order=9)
+def apt_keyring(ctx: BuildContext) -> None:
+    """Copy the keys of DIB_ADD_APT_KEYS into etc/apt/trusted.gpg.d."""
+    keys = ctx.settings(DpkgSettings).add_apt_keys
+    if keys is None:
+        return
+    trusted = in_root(ctx.target_root, "etc/apt/trusted.gpg.d")
+    trusted.mkdir(parents=True, exist_ok=True)
+    for key in sorted(keys.rglob("*")):
+        if key.is_file():
+            shutil.copyfile(key, trusted / key.name)
 
 
 @root_hook(order=50)
@@ -86,6 +123,45 @@ def trim_dpkg(ctx: BuildContext) -> None:
     """Faster dpkg during the build: no fsync (force-unsafe-io), no language lists."""
     write_file(ctx.target_root, SPEEDUP_CONF, "force-unsafe-io\n")
     write_file(ctx.target_root, NO_LANGUAGES_CONF, 'Acquire::Languages "none";\n')
+
+
+@pre_install_hook(order=0)
+def disable_apt_recommends(ctx: BuildContext) -> None:
+    """Turn off recommended and suggested packages (this setting stays in the image)."""
+    write_file(ctx.target_root, "etc/apt/apt.conf.d/95disable-recommends", NO_RECOMMENDS)
+
+
+@pre_install_hook(order=99)
+def apt_get_update(ctx: BuildContext) -> None:
+    """Refresh the package lists."""
+    apt.update(ctx)
+
+
+@finalise_hook(order=99)
+def clean_up_cache(ctx: BuildContext) -> None:
+    """apt-get clean, unless DIB_DISABLE_APT_CLEANUP=1."""
+    if not parse_bool("DIB_DISABLE_APT_CLEANUP", ctx.settings(DpkgSettings).disable_apt_cleanup):
+        apt.apt_get(ctx, "clean")
+
+
+@finalise_hook(order=99)
+def write_dpkg_manifest(ctx: BuildContext) -> None:
+    """Record the installed packages as JSON in the image's manifest directory."""
+    listing = ctx.chroot.run(
+        ["dpkg-query", "--show", f"--showformat={DPKG_QUERY_FORMAT}"], capture=True
+    ).stdout
+    packages = []
+    for line in listing.splitlines():
+        name, arch, version, status = ([*line.split("\t"), "", "", "", ""])[:4]
+        packages.append({"package": name, "arch": arch, "version": version, "status": status})
+    manifest_dir = ctx.settings(DpkgSettings).manifest_dir.strip("/")
+    name = f"dib-manifest-dpkg-{Path(ctx.image_name).name}"
+    write_file(
+        ctx.target_root,
+        f"{manifest_dir}/{name}",
+        json.dumps({"packages": packages}, indent=2) + "\n",
+        0o600,
+    )
 
 
 @cleanup_hook(order=40)

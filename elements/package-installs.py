@@ -1,3 +1,68 @@
-"""Installs and uninstalls the packages elements declare, one batch per phase."""
+"""Installs and uninstalls the packages elements declare (PACKAGES, mapped through each
+element's PKG_MAP), one apt transaction per phase, as DIB's package-installs does; and the
+extra packages of `-p`, after the install phase's own."""
+
+from dibpy import (
+    BuildContext,
+    Phase,
+    apt,
+    install_hook,
+    post_install_hook,
+    pre_install_hook,
+)
+from dibpy.packages import PhasePackages, map_names, squash
 
 DEPENDS = ["install-bin", "pkg-map"]
+
+
+def phase_packages(ctx: BuildContext, phase: Phase) -> PhasePackages:
+    """The install and uninstall lists of ``phase`` for this build."""
+    maps = ctx.element_data("PKG_MAP")
+    distro, release = ctx.env.get("DISTRO_NAME", ""), ctx.env.get("DIB_RELEASE", "")
+
+    def mapper(element: str, name: str) -> list[str]:
+        return map_names([name], maps.get(element), distro, release)
+
+    return squash(ctx.element_data("PACKAGES"), ctx.arch, ctx.env, mapper)[phase]
+
+
+@pre_install_hook(order=10)
+def pre_install_packages(ctx: BuildContext) -> None:
+    """Install the packages declared for the pre-install phase."""
+    apt.install(ctx, phase_packages(ctx, Phase.PRE_INSTALL).install)
+
+
+@pre_install_hook(order=99)
+def pre_install_uninstalls(ctx: BuildContext) -> None:
+    """Remove the packages declared as uninstall for the pre-install phase."""
+    apt.remove(ctx, phase_packages(ctx, Phase.PRE_INSTALL).uninstall)
+
+
+@install_hook(order=1)
+def install_packages(ctx: BuildContext) -> None:
+    """Install the packages declared for the install phase."""
+    apt.install(ctx, phase_packages(ctx, Phase.INSTALL).install)
+
+
+@install_hook(order=99)
+def install_uninstalls(ctx: BuildContext) -> None:
+    """Remove the packages declared as uninstall for the install phase."""
+    apt.remove(ctx, phase_packages(ctx, Phase.INSTALL).uninstall)
+
+
+@post_install_hook(order=0)
+def extra_packages(ctx: BuildContext) -> None:
+    """Install the packages given with -p (DIB installs them right after install.d)."""
+    apt.install(ctx, ctx.packages)
+
+
+@post_install_hook(order=0)
+def post_install_packages(ctx: BuildContext) -> None:
+    """Install the packages declared for the post-install phase."""
+    apt.install(ctx, phase_packages(ctx, Phase.POST_INSTALL).install)
+
+
+@post_install_hook(order=95)
+def post_install_uninstalls(ctx: BuildContext) -> None:
+    """Remove the packages declared as uninstall for the post-install phase."""
+    apt.remove(ctx, phase_packages(ctx, Phase.POST_INSTALL).uninstall)

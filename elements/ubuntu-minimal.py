@@ -3,13 +3,20 @@
 Root hook 75 writes etc/apt/sources.list for the release and its pockets
 (DIB_UBUNTU_MIRROR_DISTS, default updates,security,backports)."""
 
-from dibpy import BuildContext, ElementSettings, root_hook, setting
+from dibpy import BuildContext, ElementSettings, apt, root_hook, setting
 from dibpy.distro import AptDistroSettings
 from dibpy.rootfs import write_file
 
 DEPENDS = ["debootstrap", "package-installs", "ubuntu-common"]
 PROVIDES = ["operating-system"]
 ENVIRONMENT = {"DIB_UBUNTU_KERNEL": "linux-image-generic"}
+BASE_PACKAGES = ["systemd-sysv", "busybox", "sudo", "python3"]
+PACKAGES = {
+    "linux-image-generic": {"when": "DIB_UBUNTU_KERNEL = linux-image-generic"},
+    "linux-image-kvm": {"when": "DIB_UBUNTU_KERNEL = linux-image-kvm", "not-arch": "arm64"},
+    "linux-image-virtual": {"when": "DIB_UBUNTU_KERNEL = linux-image-virtual"},
+    "initramfs-tools": None,
+}
 
 
 class UbuntuMirrorSettings(ElementSettings):
@@ -19,8 +26,9 @@ class UbuntuMirrorSettings(ElementSettings):
 
 
 @root_hook(order=75)
-def ubuntu_apt_sources(ctx: BuildContext) -> None:
-    """Write etc/apt/sources.list: the release and each pocket, from one mirror."""
+def ubuntu_minimal_baseinstall(ctx: BuildContext) -> None:
+    """Write etc/apt/sources.list (the release and each pocket), then update, upgrade and
+    install the base system (systemd-sysv, busybox, sudo, python3)."""
     distro = ctx.settings(AptDistroSettings)
     mirror, components = distro.mirror_for(ctx.arch), " ".join(distro.component_list)
     suites = [distro.release] + [
@@ -28,3 +36,8 @@ def ubuntu_apt_sources(ctx: BuildContext) -> None:
     ]
     lines = "".join(f"deb {mirror} {suite} {components}\n" for suite in suites)
     write_file(ctx.target_root, "etc/apt/sources.list", lines)
+    with ctx.chroot.session():
+        apt.update(ctx)
+        apt.apt_get(ctx, "clean")
+        apt.dist_upgrade(ctx)
+        apt.install(ctx, BASE_PACKAGES)
