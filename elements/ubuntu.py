@@ -8,17 +8,23 @@ owners, device nodes, hard links and xattrs kept. DIB_LOCAL_IMAGE uses a local f
 instead (not checksummed, as in DIB); DIB_OFFLINE uses the cached image without a request.
 """
 
+import re
 from pathlib import Path
 
 from pydantic import model_validator
 
-from dibpy import BuildContext, ElementSettings, root_hook, setting
+from dibpy import BuildContext, ElementSettings, pre_install_hook, root_hook, setting
 from dibpy.extract import extract_root_image
 from dibpy.fetch import cache_lock
+from dibpy.rootfs import in_root
 
 DEPENDS = ["cache-url", "cloud-init-datasources", "dkms", "dpkg", "ubuntu-common"]
 PROVIDES = ["operating-system"]
 ENVIRONMENT = {"DIB_CLOUD_INIT_DATASOURCES": "Ec2"}
+PACKAGES = {"linux-image-generic": None}
+
+UBUNTU_ARCHIVE = re.compile(r"https?://(archive|security)\.ubuntu\.com/ubuntu/?")
+SOURCES = ("etc/apt/sources.list.d/ubuntu.sources", "etc/apt/sources.list")
 
 LOCK_TIMEOUT = 20 * 60  # DIB's flock -w 1200
 
@@ -71,3 +77,39 @@ def cache_ubuntu_tarball(ctx: BuildContext) -> None:
     with cache_lock(image, timeout=LOCK_TIMEOUT):
         ctx.fetcher.fetch_verified(url, image, settings.sha256sums, sums)
         extract_root_image(image, ctx.target_root, ctx.runner)
+
+
+class UbuntuMirrorSettings(ElementSettings):
+    mirror: str = setting("DIB_DISTRIBUTION_MIRROR", "", "replaces archive/security.ubuntu.com")
+    ignore: str = setting(
+        "DIB_DISTRIBUTION_MIRROR_UBUNTU_IGNORE", "", "a regex: matching lines are left alone"
+    )
+
+
+@pre_install_hook(order=0)
+def remove_apt_xapian_index(ctx: BuildContext) -> None:
+    """Remove apt-xapian-index (slow to update on every apt run); absent is fine."""
+    ctx.chroot.run(["apt-get", "--yes", "remove", "apt-xapian-index"], check=False)
+
+
+@pre_install_hook(order=1)
+def set_ubuntu_mirror(ctx: BuildContext) -> None:
+    """Point the image's apt sources at DIB_DISTRIBUTION_MIRROR."""
+    settings = ctx.settings(UbuntuMirrorSettings)
+    if not settings.mirror:
+        return
+    ignore = re.compile(settings.ignore) if settings.ignore else None
+    for name in SOURCES:
+        path = in_root(ctx.target_root, name)
+        if not path.is_file():
+            continue
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text(
+            "".join(
+                line
+                if ignore and ignore.search(line)
+                else UBUNTU_ARCHIVE.sub(settings.mirror.rstrip("/"), line)
+                for line in lines
+            )
+        )
+        return
