@@ -124,7 +124,7 @@ class Build:
                 self._cleanup_after_failure(ctx, workspace)
             raise
         self._run_phase(Phase.CLEANUP, ctx)
-        workspace.release_tree_mounts()
+        workspace.release_all_tree_mounts()
         tree.restore_resolver(ctx.target_root)
         tree.tidy(ctx.target_root)
         self.result.outputs = outputs.write_tree_outputs(ctx.target_root, destinations, self.runner)

@@ -80,7 +80,6 @@ class Chroot:
                 self._depth -= 1
             return
         with ExitStack() as stack:
-            stack.callback(self.kill_leftovers)
             for source, target, fstype, options, bind in (
                 ("proc", "proc", "proc", (), False),
                 ("sysfs", "sys", "sysfs", ("ro",), False),
@@ -90,6 +89,7 @@ class Chroot:
                 where = self.root / target
                 mounts.mount(self.runner, source, where, fstype=fstype, options=options, bind=bind)
                 stack.callback(mounts.unmount, self.runner, where)
+            stack.callback(self.kill_leftovers)  # runs first: nothing may hold the mounts
             self._depth = 1
             try:
                 yield
@@ -136,8 +136,9 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie has finished; only its parent's wait() is left)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"

@@ -12,9 +12,11 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from dibpy import api, log
+from dibpy import api, log, qemu
+from dibpy.blockdev.disk import has_esp
+from dibpy.config import non_negative_int
 from dibpy.elements import ElementIndex
-from dibpy.errors import DibError, ElementLoadError
+from dibpy.errors import DibError, ElementLoadError, InputError
 from dibpy.phases import PHASES
 
 logger = logging.getLogger("dibpy.cli")
@@ -113,6 +115,24 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     commands.add_parser("elements", parents=[paths], help="list every element found")
+
+    boot = commands.add_parser(
+        "boot",
+        help="boot an image in qemu",
+        description="Boot an image in qemu (TCG by default; DIBPY_QEMU_ACCEL=kvm for KVM) on "
+        "a snapshot, so the image is not changed. With --expect, wait for a pattern on the "
+        "serial console and exit 0 when it shows, 1 (with the last console lines) when not.",
+    )
+    boot.add_argument("image", type=Path)
+    boot.add_argument(
+        "--efi",
+        action="store_true",
+        default=None,
+        help="boot with UEFI firmware (default: when the disk has an ESP)",
+    )
+    boot.add_argument("--expect", metavar="REGEX", help="wait for REGEX on the console")
+    boot.add_argument("--timeout", type=float, default=600, metavar="SECONDS")
+    boot.add_argument("--memory", default="1024", metavar="MiB")
     return top
 
 
@@ -124,11 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(args)
         if args.command == "elements":
             return _elements(args)
+        if args.command == "boot":
+            return _boot(args)
         return _build(args)
     except DibError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"dibpy: error: {_paragraph(str(exc))}", file=sys.stderr)
+        print(_paragraph(str(exc)), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("dibpy: interrupted", file=sys.stderr)
@@ -162,7 +184,8 @@ def _elements(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.trace:
-        env["DIB_DEBUG_TRACE"] = str(int(env.get("DIB_DEBUG_TRACE") or 0) + args.trace)
+        start = non_negative_int("DIB_DEBUG_TRACE", env.get("DIB_DEBUG_TRACE", ""))
+        env["DIB_DEBUG_TRACE"] = str(start + args.trace)
     result = api.build(
         args.elements,
         output=args.output,
@@ -184,11 +207,32 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _boot(args: argparse.Namespace) -> int:
+    image: Path = args.image
+    if not image.is_file():
+        raise InputError(f"{image} is not a file; give the path of a disk image to boot.")
+    efi = args.efi if args.efi is not None else has_esp(image)
+    if args.expect is None:
+        return qemu.interactive(image, efi=efi, memory=args.memory)
+    result = qemu.boot(
+        image, efi=efi, expect=args.expect, timeout=args.timeout, memory=args.memory, accel="auto"
+    )
+    print(f"{image}: {args.expect!r} seen after {result.seconds:.0f}s")
+    return 0
+
+
 def _paragraph(message: str) -> str:
+    """Wrap at 100 columns (prefix included) without breaking paths or element names."""
     return "\n".join(
-        textwrap.fill(part, 100, subsequent_indent="  ")
-        for part in message.splitlines()
-        if part.strip()
+        textwrap.fill(
+            part,
+            100,
+            initial_indent="dibpy: error: " if i == 0 else "  ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        for i, part in enumerate(p for p in message.splitlines() if p.strip())
     )
 
 

@@ -83,7 +83,7 @@ class BuildConfig(BaseModel):
             "image_cache": Path(env.get("DIB_IMAGE_CACHE") or home / ".cache/image-create"),
             "tmp_dir": Path(env.get("TMP_DIR") or "/tmp"),
             "offline": parse_bool("DIB_OFFLINE", env.get("DIB_OFFLINE", "")),
-            "debug_trace": _non_negative_int("DIB_DEBUG_TRACE", env.get("DIB_DEBUG_TRACE", "")),
+            "debug_trace": non_negative_int("DIB_DEBUG_TRACE", env.get("DIB_DEBUG_TRACE", "")),
             "env": MappingProxyType(dict(env)),
         }
         if env.get("ARCH"):
@@ -99,7 +99,7 @@ class BuildConfig(BaseModel):
         return Path(f"{name}.{fmt}")
 
 
-def _non_negative_int(variable: str, value: str) -> int:
+def non_negative_int(variable: str, value: str) -> int:
     if value.strip() == "":
         return 0
     try:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from dibpy.chroot import Chroot
 from dibpy.fetch import Fetcher
+from dibpy.image import DiskSteps
 from dibpy.run import Result, Runner
 from dibpy.settings import ElementSettings, read_settings
 from dibpy.workspace import Workspace
@@ -48,6 +49,7 @@ class BuildContext(BaseModel):
     _runner: Runner = PrivateAttr()
     _chroot: Chroot = PrivateAttr()
     _modules: dict[str, ModuleType] = PrivateAttr(default_factory=dict)
+    _disk: DiskSteps = PrivateAttr(default_factory=DiskSteps)
     _settings: dict[type[ElementSettings], ElementSettings] = PrivateAttr(default_factory=dict)
 
     @classmethod
@@ -80,6 +82,11 @@ class BuildContext(BaseModel):
             if value:
                 found[name] = value
         return found
+
+    @property
+    def disk(self) -> DiskSteps:
+        """Register work that needs the final disk layout (see ``dibpy.image``)."""
+        return self._disk
 
     @property
     def runner(self) -> Runner:

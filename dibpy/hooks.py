@@ -33,6 +33,10 @@ class HookMark:
     order: int
 
 
+def _article(phase: Phase) -> str:
+    return "An" if phase.value[0] in "aeiou" else "A"
+
+
 def where(fn: Callable[..., object]) -> str:
     """``file:line`` of a function, for error messages."""
     code = getattr(fn, "__code__", None)
@@ -51,8 +55,9 @@ def _marker(phase: Phase) -> Callable[..., Callable[[F], F]]:
             )
         if not MIN_ORDER <= order <= MAX_ORDER:
             raise HookDefinitionError(
-                f"A {phase} hook has order {order}, outside {MIN_ORDER}-{MAX_ORDER}. Orders "
-                "work like the number prefix of a dib-run-parts script: pick one in that range."
+                f"{_article(phase)} {phase} hook has order {order}, outside "
+                f"{MIN_ORDER}-{MAX_ORDER}. Orders work like the number prefix of a "
+                "dib-run-parts script: pick one in that range."
             )
 
         def decorate(fn: F) -> F:

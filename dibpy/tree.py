@@ -54,8 +54,11 @@ def tidy(root: Path) -> None:
     """Empty ``tmp``, truncate the logs under ``var/log`` and drop ``root/*.log``."""
     tmp = root / "tmp"
     if tmp.is_dir() and not tmp.is_symlink():
+        device = tmp.stat().st_dev
         for entry in tmp.iterdir():
             if entry.is_dir() and not entry.is_symlink():
+                if entry.stat().st_dev != device:
+                    raise BuildError(f"{entry} is a mount point; refusing to empty it.")
                 shutil.rmtree(entry)
             else:
                 entry.unlink()

@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from dibpy import mounts
-from dibpy.errors import BuildError
+from dibpy.errors import BuildError, InputError
 from dibpy.run import Runner
 
 log = logging.getLogger("dibpy.workspace")
@@ -24,8 +24,14 @@ class Workspace:
     """
 
     def __init__(self, tmp_dir: Path, runner: Runner) -> None:
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.build_dir = Path(tempfile.mkdtemp(prefix="dibpy_build.", dir=tmp_dir))
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            self.build_dir = Path(tempfile.mkdtemp(prefix="dibpy_build.", dir=tmp_dir))
+        except OSError as exc:
+            raise InputError(
+                f"Cannot create a build directory in {tmp_dir}: {exc.strerror}. Point TMP_DIR "
+                "at a writable directory."
+            ) from None
         self.runner = runner
         self._tree_mounts = ExitStack()
         self.target_root.mkdir(mode=0o755)
@@ -45,6 +51,13 @@ class Workspace:
 
     def release_tree_mounts(self) -> None:
         self._tree_mounts.close()
+
+    def release_all_tree_mounts(self) -> None:
+        """Release the tree's mounts, also those a hook made without registering them."""
+        self.release_tree_mounts()
+        for leftover in mounts.mounts_under(self.target_root):
+            log.warning("Unmounting %s, which a hook left mounted", leftover)
+            mounts.unmount(self.runner, leftover)
 
     def close(self, *, remove: bool) -> None:
         """Release every mount; then remove the build directory if asked."""

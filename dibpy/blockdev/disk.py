@@ -38,6 +38,7 @@ import re
 import shutil
 import stat
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -225,6 +226,8 @@ class _Moved:
     aside: Path  # where its directory waits meanwhile
     created: list[Path]  # directories that did not exist and were made for the split
     parent_times: tuple[int, int]
+    anchor: Path  # the deepest directory that existed before (its times are restored)
+    anchor_times: tuple[int, int]
 
 
 @contextlib.contextmanager
@@ -288,6 +291,11 @@ def _check_no_symlink(tree: Path, mount_point: str) -> None:
 def _move_aside(tree: Path, mount_point: str, aside: Path) -> _Moved:
     _check_no_symlink(tree, mount_point)
     original = tree / mount_point.lstrip("/")
+    anchor = original.parent
+    while not anchor.exists():
+        anchor = anchor.parent
+    anchor_info = os.stat(anchor)
+    anchor_times = (anchor_info.st_atime_ns, anchor_info.st_mtime_ns)
     created: list[Path] = []
     for parent in reversed([original, *original.parents]):
         if parent == tree or tree not in parent.parents:
@@ -308,7 +316,7 @@ def _move_aside(tree: Path, mount_point: str, aside: Path) -> _Moved:
             original.rmdir()
         os.rename(aside, original)
         raise
-    return _Moved(mount_point, original, aside, created, parent_times)
+    return _Moved(mount_point, original, aside, created, parent_times, anchor, anchor_times)
 
 
 def _copy_metadata(info: os.stat_result, path: Path) -> None:
@@ -324,8 +332,9 @@ def _put_back(item: _Moved) -> None:
     os.rename(item.aside, item.original)
     for directory in reversed(item.created):
         directory.rmdir()
-    os.utime(item.original.parent if item.original.parent.exists() else item.original,
-             ns=item.parent_times)
+    if item.original.parent.exists():
+        os.utime(item.original.parent, ns=item.parent_times)
+    os.utime(item.anchor, ns=item.anchor_times)
 
 
 # ------------------------------------------------------------------------------- file systems
@@ -368,16 +377,35 @@ def _ext_command(
     return [*argv, str(target), f"{size // 1024}k"]
 
 
+def _set_root_mode(image: Path, offset: int, source: Path, runner: Runner) -> None:
+    """mke2fs -d gives the root directory mode 0755 whatever the source's mode is (it does
+    take the owner, through root_owner): set it with debugfs when it differs (a /tmp file
+    system needs 1777)."""
+    mode = stat.S_IMODE(os.stat(source).st_mode)
+    if mode != 0o755:
+        runner.run(
+            [
+                "debugfs",
+                "-w",
+                "-R",
+                f"set_inode_field / mode 04{mode:04o}",
+                f"{image}?offset={offset}",
+            ]
+        )
+
+
 def _vfat_volume_id(fs: Filesystem) -> str | None:
     if not fs.uuid:
         return None
-    digits = fs.uuid.replace("-", "")
-    if not re.fullmatch(r"[0-9A-Fa-f]{8}", digits):
+    # Exactly the form blkid reports (and /dev/disk/by-uuid names), because fstab names the
+    # file system by this string: "1A2B3C4D" would make a disk whose /boot/efi never mounts.
+    if not re.fullmatch(r"[0-9A-F]{4}-[0-9A-F]{4}", fs.uuid):
         raise DiskError(
             f"The vfat file system {fs.label or fs.mount_point} has uuid {fs.uuid!r}; a FAT "
-            "volume id is 8 hex digits, written like 1A2B-3C4D."
+            "volume id is written as blkid shows it, 4+4 upper-case hex digits like 1A2B-3C4D "
+            "(fstab and the bootloader use this string as it is)."
         )
-    return digits.upper()
+    return fs.uuid.replace("-", "")
 
 
 def _make_vfat(
@@ -400,8 +428,17 @@ def _make_vfat(
     if entries:
         env = {**runner.env, "MTOOLS_SKIP_CHECK": "1"}
         runner.run(
-            ["mcopy", "-s", "-p", "-m", "-Q", "-i", str(scratch),
-             *[str(source / e) for e in entries], "::/"],
+            [
+                "mcopy",
+                "-s",
+                "-p",
+                "-m",
+                "-Q",
+                "-i",
+                str(scratch),
+                *[str(source / e) for e in entries],
+                "::/",
+            ],
             env=env,
         )
 
@@ -441,6 +478,8 @@ def make_filesystem(
     if fs.fstype in EXT_TYPES:
         try:
             runner.run(_ext_command(fs, source, image, offset, size))
+            if source is not None:
+                _set_root_mode(image, offset, source, runner)
         except CommandError as exc:
             raise DiskError(
                 f"Could not make {what} ({size // 1024 // 1024} MiB at byte {offset} of "
@@ -531,3 +570,65 @@ def assemble_disk(layout: DiskLayout, tree: Path, image: Path, runner: Runner) -
         if not done:
             image.unlink(missing_ok=True)
     log.info("Disk %s written: %s (%d MiB)", layout.name, image, layout.size // (1024 * 1024))
+
+
+# ------------------------------------------------------------------------ reading a disk back
+
+
+def _disk_head(image: Path, length: int, runner: Runner) -> bytes:
+    """The first ``length`` bytes of the disk in ``image`` (raw, or qcow2 through qemu-img)."""
+    with open(image, "rb") as handle:
+        head = handle.read(length)
+    if head[:4] != b"QFI\xfb":
+        return head
+    with tempfile.TemporaryDirectory(prefix="dibpy-head.") as scratch:
+        out = Path(scratch) / "head.raw"
+        runner.run(
+            [
+                "qemu-img",
+                "dd",
+                "-f",
+                "qcow2",
+                "-O",
+                "raw",
+                f"bs={SECTOR}",
+                f"count={length // SECTOR}",
+                f"if={image}",
+                f"of={out}",
+            ]
+        )
+        return out.read_bytes()
+
+
+def partition_types(image: Path, runner: Runner | None = None) -> list[str]:
+    """The partition types on a disk image: GPT type GUIDs, or MBR types as ``0x83``.
+
+    Reads the table itself (raw or qcow2 images), so no loop device or sfdisk is needed.
+    An image without a partition table gives ``[]``.
+    """
+    head = _disk_head(image, 34 * SECTOR, runner or Runner())
+    if len(head) < SECTOR or head[510:512] != b"\x55\xaa":
+        return []
+    mbr_types = [head[0x1BE + 16 * i + 4] for i in range(4)]
+    if 0xEE not in mbr_types:
+        return [f"0x{t:02x}" for t in mbr_types if t]
+    header = head[SECTOR : 2 * SECTOR]
+    if header[:8] != b"EFI PART":
+        return []
+    entries_lba = int.from_bytes(header[72:80], "little")
+    count = int.from_bytes(header[80:84], "little")
+    size = int.from_bytes(header[84:88], "little")
+    if entries_lba * SECTOR + count * size > len(head):
+        head = _disk_head(image, entries_lba * SECTOR + count * size, runner or Runner())
+    found = []
+    for index in range(count):
+        raw = head[entries_lba * SECTOR + index * size :][:16]
+        if len(raw) < 16 or raw == bytes(16):
+            continue
+        found.append(str(uuid.UUID(bytes_le=raw)).upper())
+    return found
+
+
+def has_esp(image: Path, runner: Runner | None = None) -> bool:
+    """Whether the disk image has an EFI system partition (so it boots with UEFI)."""
+    return any(t in (ESP_GUID, "0xef") for t in partition_types(image, runner))

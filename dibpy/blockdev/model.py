@@ -22,6 +22,8 @@ class Filesystem:
     fstab_options: str = "defaults"
     dump_freq: int = 0
     fsck_passno: int = 2
+    in_fstab: bool = True  # False: no fstab line (no mount, or a mount without an fstab node)
+    name: str = ""  # the block-device config's mkfs node name, e.g. "mkfs_root"
 
 
 @dataclass(frozen=True)

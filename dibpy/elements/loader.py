@@ -34,9 +34,9 @@ def load_file_element(name: str, path: Path, origin: Origin) -> Element:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except DibError:
+    except DibError as exc:
         sys.modules.pop(module_name, None)
-        raise
+        raise type(exc)(f"Element {name!r} ({_where_raised(exc, path)}): {exc}") from exc
     except SyntaxError as exc:
         sys.modules.pop(module_name, None)
         raise ElementLoadError(

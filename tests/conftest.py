@@ -1,0 +1,120 @@
+"""Shared test helpers: element files written into tmp_path, a clean environment for the CLI,
+and the ``root`` marker (tests marked ``@pytest.mark.root`` are skipped unless run as root).
+
+The helpers are plain functions so that test modules can import them
+(``from conftest import make_element``); the fixtures wrap the ones that need ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "elements"
+IS_ROOT = os.geteuid() == 0
+
+# Root tests carry both marks: ``pytestmark = [pytest.mark.root, needs_root]``. (Anything
+# marked ``root`` is skipped for other users anyway, by the collection hook below.)
+needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (mount, chroot)")
+
+# Variables of the host that would change what a build or a plan does.
+LEAKY_PREFIXES = ("DIB_", "TINY_", "ELEMENTS_PATH", "ARCH", "TMP_DIR", "IMAGE_NAME")
+
+# A minimal operating-system element for resolution and plan tests.
+OS_ELEMENT = '''
+"""A test operating system."""
+PROVIDES = ["operating-system"]
+'''
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if IS_ROOT:
+        return
+    skip = pytest.mark.skip(reason="needs root (mount, chroot)")
+    for item in items:
+        if item.get_closest_marker("root") is not None:
+            item.add_marker(skip)
+
+
+def make_element(directory: Path, name: str, text: str = "", *, package: bool = False) -> Path:
+    """Write element ``name`` into ``directory`` (``NAME.py``, or ``NAME/__init__.py`` with
+    ``package``); ``text`` is dedented. Returns the file written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if package:
+        path = directory / name / "__init__.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        path = directory / f"{name}.py"
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The process environment without anything that steers dibpy, confined to ``tmp_path``:
+    its own TMP_DIR and DIB_IMAGE_CACHE."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_PREFIXES)}
+    env["TMP_DIR"] = str(tmp_path / "tmp")
+    env["DIB_IMAGE_CACHE"] = str(tmp_path / "cache")
+    env.update(extra)
+    return env
+
+
+def run_dibpy(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m dibpy ARGS`` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "dibpy", *args],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def mount_lines(path: Path) -> list[str]:
+    """Lines of this namespace's mount table that mention ``path``."""
+    text = Path("/proc/self/mountinfo").read_text()
+    return [line for line in text.splitlines() if str(path) in line]
+
+
+def build_dirs(tmp_dir: Path) -> list[Path]:
+    """The ``dibpy_build.*`` directories a build left in its TMP_DIR."""
+    return sorted(tmp_dir.glob("dibpy_build.*")) if tmp_dir.is_dir() else []
+
+
+def processes_under(path: Path) -> list[str]:
+    """Processes whose root directory is ``path`` or below (deleted or not)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            root = os.readlink(entry / "root")
+        except OSError:
+            continue
+        if root.startswith(str(path)):
+            found.append(f"{entry.name} {root}")
+    return found
+
+
+@pytest.fixture
+def element_dir(tmp_path: Path) -> Path:
+    """An empty element directory with one operating-system element, ``test-os``."""
+    directory = tmp_path / "elements"
+    make_element(directory, "test-os", OS_ELEMENT)
+    return directory
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    return clean_env(tmp_path)

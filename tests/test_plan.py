@@ -1,0 +1,149 @@
+"""The plan: hooks of every phase in run order, and the shapes it is printed in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_element
+
+import dibpy
+from dibpy.elements import ElementIndex, resolve
+from dibpy.phases import PHASES, Phase
+from dibpy.plan import Plan
+
+PHASE_NAMES = [
+    "root",
+    "extra-data",
+    "pre-install",
+    "install",
+    "post-install",
+    "post-root",
+    "block-device",
+    "pre-finalise",
+    "finalise",
+    "cleanup",
+]
+
+HEADER = "from dibpy import install_hook, root_hook, cleanup_hook\n\n"
+
+
+def hook(phase: str, order: int, name: str) -> str:
+    return f"@{phase}_hook(order={order})\ndef {name}(ctx):\n    '''Doc of {name}.'''\n\n\n"
+
+
+def plan_of(directory: Path, *names: str) -> Plan:
+    index = ElementIndex.discover([directory], "", use_entry_points=False)
+    return Plan.of(resolve(list(names), index))
+
+
+@pytest.fixture
+def tie_plan(element_dir: Path) -> Plan:
+    """Three elements whose install hooks tie on order, and on order and name."""
+    make_element(
+        element_dir,
+        "bravo",
+        'DEPENDS = ["alpha", "charlie"]\n'
+        + HEADER
+        + hook("install", 50, "common")
+        + hook("install", 10, "beta")
+        + hook("root", 10, "make"),
+    )
+    make_element(
+        element_dir,
+        "alpha",
+        HEADER
+        + hook("install", 10, "zeta")
+        + hook("install", 50, "common")
+        + hook("cleanup", 90, "tidy"),
+    )
+    make_element(element_dir, "charlie", HEADER + hook("install", 5, "zeta"))
+    return plan_of(element_dir, "test-os", "bravo")
+
+
+def test_resolution_order_is_not_the_run_order(tie_plan: Plan) -> None:
+    assert tie_plan.elements == ("test-os", "bravo", "alpha", "charlie")
+
+
+def test_hooks_sort_by_order_then_hook_name_then_element(tie_plan: Plan) -> None:
+    install = [(h.order, h.name, h.element) for h in tie_plan.phases[Phase.INSTALL]]
+    assert install == [
+        (5, "zeta", "charlie"),
+        (10, "beta", "bravo"),
+        (10, "zeta", "alpha"),
+        (50, "common", "alpha"),
+        (50, "common", "bravo"),
+    ]
+
+
+def test_hooks_land_in_their_phase(tie_plan: Plan) -> None:
+    assert [(h.name, h.element) for h in tie_plan.phases[Phase.ROOT]] == [("make", "bravo")]
+    assert [(h.name, h.element) for h in tie_plan.phases[Phase.CLEANUP]] == [("tidy", "alpha")]
+    empty = [p for p in PHASES if p not in (Phase.ROOT, Phase.INSTALL, Phase.CLEANUP)]
+    assert all(tie_plan.phases[p] == () for p in empty)
+    assert list(tie_plan.phases) == list(PHASES)
+
+
+def test_to_dict_shape(tie_plan: Plan) -> None:
+    data = tie_plan.to_dict()
+    assert set(data) == {"elements", "phases"}
+    assert data["elements"] == ["test-os", "bravo", "alpha", "charlie"]
+    assert list(data["phases"]) == PHASE_NAMES
+    assert data["phases"]["extra-data"] == []
+    assert data["phases"]["root"] == [{"order": 10, "element": "bravo", "hook": "make"}]
+    assert data["phases"]["install"][:2] == [
+        {"order": 5, "element": "charlie", "hook": "zeta"},
+        {"order": 10, "element": "bravo", "hook": "beta"},
+    ]
+    for items in data["phases"].values():
+        for item in items:
+            assert set(item) == {"order", "element", "hook"}
+            assert isinstance(item["order"], int)
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_to_dict_of_a_plan_without_hooks_has_every_phase(element_dir: Path) -> None:
+    data = plan_of(element_dir, "test-os").to_dict()
+    assert data == {"elements": ["test-os"], "phases": {name: [] for name in PHASE_NAMES}}
+
+
+def test_phase_names_are_dibs() -> None:
+    assert [p.value for p in PHASES] == PHASE_NAMES
+
+
+def test_describe(tie_plan: Plan) -> None:
+    text = tie_plan.describe()
+    lines = text.splitlines()
+    assert lines[0] == "Elements: test-os bravo alpha charlie"
+    assert [line[:-1] for line in lines if not line.startswith(" ")][1:] == PHASE_NAMES
+    extra = lines.index("extra-data:")
+    assert lines[extra + 1] == "  (no hooks)"
+    root = lines.index("root:")
+    assert lines[root + 1].split() == ["10", "bravo", "make", "Doc", "of", "make."]
+    install = lines.index("install:")
+    assert lines[install + 1].split()[:3] == ["05", "charlie", "zeta"]
+
+
+def test_environment_defaults(element_dir: Path) -> None:
+    make_element(
+        element_dir,
+        "first",
+        'DEPENDS = ["second"]\nENVIRONMENT = {"SHARED": "first", "ONLY_FIRST": "1"}\n',
+    )
+    make_element(element_dir, "second", 'ENVIRONMENT = {"SHARED": "second", "ONLY_SECOND": "2"}\n')
+    plan = plan_of(element_dir, "test-os", "first")
+    assert plan.environment({}) == {"SHARED": "first", "ONLY_FIRST": "1", "ONLY_SECOND": "2"}
+    merged = plan.environment({"SHARED": "user", "ONLY_FIRST": "", "OTHER": "x"})
+    assert merged == {"SHARED": "user", "ONLY_FIRST": "1", "ONLY_SECOND": "2", "OTHER": "x"}
+
+
+def test_builtin_plan_has_every_phase_and_only_its_elements() -> None:
+    plan = dibpy.plan(["vm", "ubuntu-minimal"], arch="amd64", env={})
+    data = plan.to_dict()
+    assert list(data["phases"]) == PHASE_NAMES
+    for items in data["phases"].values():
+        assert all(set(item) == {"order", "element", "hook"} for item in items)
+        assert all(item["element"] in plan.elements for item in items)
+        keys = [(i["order"], i["hook"], i["element"]) for i in items]
+        assert keys == sorted(keys)
