@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from dibpy import outputs, tree
+from dibpy import diskimage, outputs, tree
+from dibpy.blockdev.config import BlockDeviceConfig
 from dibpy.config import BuildConfig
 from dibpy.context import BuildContext
 from dibpy.elements import Hook
@@ -52,6 +53,7 @@ class Build:
         self.config = config
         self.runner = runner or Runner()
         self.result = BuildResult()
+        self.block_device: BlockDeviceConfig | None = None
 
     def run(self) -> BuildResult:
         """Build; raise a DibError (HookError, BuildInterrupted, ...) on failure."""
@@ -79,6 +81,11 @@ class Build:
                 destination = self.config.output_path(fmt).absolute()
                 outputs.check_writable(destination)
                 destinations[fmt] = destination
+            if outputs.needs_disk(self.config.formats):
+                self.block_device = diskimage.block_device_config(
+                    self.plan.element_set, self.config.env, self.config.root_label
+                )
+        diskimage.check_arch(self.plan.element_set, self.config.arch)
         for element in self.plan.element_set.elements:
             for value in vars(element.module).values() if element.module else ():
                 if (
@@ -116,6 +123,8 @@ class Build:
                     tree.use_host_resolver(ctx.target_root)
                 if phase is Phase.POST_ROOT:
                     workspace.release_tree_mounts()
+                if phase is Phase.BLOCK_DEVICE and self.block_device is not None:
+                    diskimage.write_fstab(ctx.target_root, self.block_device)
                 if phase is stop_after:
                     log.info("Stopped after the %s phase as asked.", phase)
                     return
@@ -127,7 +136,26 @@ class Build:
         workspace.release_all_tree_mounts()
         tree.restore_resolver(ctx.target_root)
         tree.tidy(ctx.target_root)
-        self.result.outputs = outputs.write_tree_outputs(ctx.target_root, destinations, self.runner)
+        written = []
+        if self.block_device is not None:
+            raw = workspace.build_dir / "image.raw"
+            diskimage.make_disk(
+                ctx.target_root,
+                self.block_device,
+                raw,
+                self.runner,
+                ctx.disk,
+                image_size_gb=self.config.image_size_gb,
+                extra_size_mb=self.config.image_extra_size_mb,
+            )
+            options = outputs.OutputOptions(self.config.compress, self.config.qemu_img_options)
+            written += outputs.write_disk_outputs(raw, destinations, self.runner, options)
+            raw.unlink()
+        written += outputs.write_tree_outputs(ctx.target_root, destinations, self.runner)
+        if self.config.checksum:
+            for path in list(written):
+                outputs.write_checksums(path)
+        self.result.outputs = written
 
     def _run_phase(self, phase: Phase, ctx: BuildContext) -> None:
         hooks = self.plan.phases[phase]

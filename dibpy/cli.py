@@ -75,6 +75,41 @@ def parser() -> argparse.ArgumentParser:
         help="extra packages to install, comma-separated (repeatable)",
     )
     build.add_argument(
+        "-u",
+        dest="compress",
+        action="store_false",
+        default=None,
+        help="do not compress the qcow2 image",
+    )
+    build.add_argument(
+        "--qemu-img-options",
+        metavar="OPTS",
+        help="options for qemu-img convert -o (QEMU_IMG_OPTIONS)",
+    )
+    build.add_argument(
+        "--checksum",
+        action="store_true",
+        default=None,
+        help="write NAME.FORMAT.md5 and .sha256 beside each output",
+    )
+    build.add_argument(
+        "--image-size",
+        type=float,
+        metavar="GB",
+        help="image size in GB (DIB_IMAGE_SIZE; default: the tree plus 66%%)",
+    )
+    build.add_argument(
+        "--image-extra-size",
+        type=int,
+        metavar="MB",
+        help="free space to add to the tree's size (DIB_IMAGE_EXTRA_SIZE)",
+    )
+    build.add_argument(
+        "--root-label",
+        metavar="LABEL",
+        help="label of the root file system (default cloudimg-rootfs)",
+    )
+    build.add_argument(
         "--stop-after",
         choices=[p.value for p in PHASES],
         metavar="PHASE",
@@ -199,6 +234,12 @@ def _build(args: argparse.Namespace) -> int:
         image_cache=args.image_cache,
         offline=args.offline,
         packages=tuple(p for group in args.packages for p in group.split(",") if p),
+        compress=args.compress,
+        qemu_img_options=args.qemu_img_options,
+        checksum=args.checksum,
+        image_size_gb=args.image_size,
+        image_extra_size_mb=args.image_extra_size,
+        root_label=args.root_label,
     )
     for path in result.outputs:
         print(path)

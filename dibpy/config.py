@@ -47,6 +47,12 @@ class BuildConfig(BaseModel):
     arch: str = Field(default_factory=host_arch)
     skip_base: bool = False
     packages: tuple[str, ...] = ()
+    image_size_gb: float | None = None
+    image_extra_size_mb: int | None = None
+    root_label: str | None = None
+    compress: bool = True
+    qemu_img_options: str = ""
+    checksum: bool = False
     element_paths: tuple[Path, ...] = ()
     stop_after: Phase | None = None
     keep_build_dir: bool = False
@@ -88,6 +94,16 @@ class BuildConfig(BaseModel):
         }
         if env.get("ARCH"):
             values["arch"] = env["ARCH"]
+        if env.get("DIB_IMAGE_SIZE"):
+            values["image_size_gb"] = _positive_float("DIB_IMAGE_SIZE", env["DIB_IMAGE_SIZE"])
+        if env.get("DIB_IMAGE_EXTRA_SIZE"):
+            values["image_extra_size_mb"] = non_negative_int(
+                "DIB_IMAGE_EXTRA_SIZE", env["DIB_IMAGE_EXTRA_SIZE"]
+            )
+        if env.get("QEMU_IMG_OPTIONS"):
+            values["qemu_img_options"] = env["QEMU_IMG_OPTIONS"]
+        if env.get("DIB_CHECKSUM"):
+            values["checksum"] = env["DIB_CHECKSUM"] not in ("0", "")
         values.update({k: v for k, v in options.items() if v is not None})
         return cls.model_validate(values)
 
@@ -97,6 +113,16 @@ class BuildConfig(BaseModel):
         if len(self.formats) == 1 and name.endswith(f".{self.formats[0]}"):
             name = name[: -len(self.formats[0]) - 1]
         return Path(f"{name}.{fmt}")
+
+
+def _positive_float(variable: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number <= 0:
+        raise SettingsError(f"{variable}={value!r} is not a size in GB greater than 0.")
+    return number
 
 
 def non_negative_int(variable: str, value: str) -> int:

@@ -7,11 +7,12 @@ core.img built by the image's own grub-mkimage, boot.img in the MBR (BIOS), and 
 the signed GRUB (or a grub-mkimage build) on the ESP (UEFI). See dibpy.bootloader.grub.
 """
 
+import logging
 from pathlib import Path
 
 from dibpy import BuildContext, ElementSettings, apt, finalise_hook, setting
 from dibpy.blockdev.model import DiskLayout
-from dibpy.bootloader import grub
+from dibpy.bootloader import finish_bootloader, grub, prepare_bootloader
 from dibpy.errors import SettingsError
 from dibpy.packages import map_names
 
@@ -24,6 +25,8 @@ PKG_MAP = {
         "grub-efi-arm64": "grub-efi-arm64 grub-efi-arm64-bin",
     }
 }
+log = logging.getLogger("dibpy.elements.bootloader")
+
 # grub-pc's postinst must not try to install to a disk inside the chroot.
 GRUB_PC_SELECTIONS = (
     "grub-pc grub-pc/install_devices multiselect \n"
@@ -69,19 +72,17 @@ def bootloader(ctx: BuildContext) -> None:
     options = grub.GrubOptions.from_environment(ctx.env)
     tree = ctx.target_root
 
-    def write_boot_files(layout: DiskLayout) -> None:
+    def prepare(layout: DiskLayout) -> None:
         grub.write_default_grub(tree, options, root_device=f"UUID={layout.root.uuid}")
         if layout.table is None:
+            log.warning("The disk has no partition table: no bootloader installation will occur")
             grub.write_grub_cfg(tree, layout, options)
             return
-        if grub.esp_filesystem(layout) is not None:
-            grub.install_efi(tree, layout, ctx.runner, options)
-        if layout.table == "mbr" or grub.bios_boot_partition(layout) is not None:
-            bios = grub.prepare_bios(tree, layout, ctx.runner, options)
+        prepared = prepare_bootloader(tree, layout, ctx.runner, options, arch=ctx.arch)
 
-            def write_boot_code(image: Path, placed: DiskLayout) -> None:
-                grub.write_bios_boot(image, placed, bios)
+        def finish(image: Path, placed: DiskLayout) -> None:
+            finish_bootloader(image, placed, prepared)
 
-            ctx.disk.after_assembly(write_boot_code)
+        ctx.disk.after_assembly(finish)
 
-    ctx.disk.before_assembly(write_boot_files)
+    ctx.disk.before_assembly(prepare)

@@ -7,14 +7,14 @@ directory replaces the built-in element of the same name (and the override is lo
 from __future__ import annotations
 
 import difflib
-import importlib
+import importlib.util
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
-from dibpy.elements.loader import element_from_module, load_file_element
+from dibpy.elements.loader import load_file_element
 from dibpy.elements.model import Element, Origin
 from dibpy.errors import ElementLoadError, ElementNotFoundError, InputError
 
@@ -149,11 +149,19 @@ def _load(source: ElementSource) -> Element:
     if source.path is not None:
         return load_file_element(source.name, source.path, source.origin)
     assert source.entry_point is not None
+    module_name = source.entry_point.module
     try:
-        module = importlib.import_module(source.entry_point.module)
+        spec = importlib.util.find_spec(module_name)
     except Exception as exc:
+        spec = None
+        reason = f"{type(exc).__name__}: {exc}"
+    else:
+        reason = "the module was not found"
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
         raise ElementLoadError(
             f"Element {source.name!r} (entry point {source.entry_point.value!r}) failed to "
-            f"import: {type(exc).__name__}: {exc}. Reinstall the package that provides it."
-        ) from exc
-    return element_from_module(source.name, module, source.origin)
+            f"import: {reason}. Reinstall the package that provides it."
+        )
+    # A fresh copy per load, as for elements in directories (see load_file_element).
+    package = module_name if spec.submodule_search_locations else module_name.rpartition(".")[0]
+    return load_file_element(source.name, Path(spec.origin), source.origin, package or None)

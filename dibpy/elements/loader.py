@@ -17,20 +17,24 @@ from dibpy.hooks import MARK, HookMark
 _load_count = itertools.count()
 
 
-def load_file_element(name: str, path: Path, origin: Origin) -> Element:
+def load_file_element(name: str, path: Path, origin: Origin, package: str | None = None) -> Element:
     """Load ``NAME.py`` or ``NAME/__init__.py`` as a new module and read the element in it.
 
     Every call gives a new module object under a unique name, so two builds in one process
-    each get their own copy and no state leaks between them.
+    each get their own copy and no state leaks between them. ``package``: the package an
+    installed (entry-point) module belongs to, so that its relative imports still work.
     """
     module_name = f"_dibpy_element_{next(_load_count)}_{_identifier(name)}"
-    package_dir = [str(path.parent)] if path.name == "__init__.py" else None
+    is_package = path.name == "__init__.py"
+    package_dir = [str(path.parent)] if is_package else None
     spec = importlib.util.spec_from_file_location(
         module_name, path, submodule_search_locations=package_dir
     )
     if spec is None or spec.loader is None:
         raise ElementLoadError(f"Element {name!r}: {path} cannot be imported as a Python module.")
     module = importlib.util.module_from_spec(spec)
+    if package is not None:
+        module.__package__ = package
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
@@ -49,7 +53,10 @@ def load_file_element(name: str, path: Path, origin: Origin) -> Element:
             f"Element {name!r} failed to import ({_where_raised(exc, path)}): "
             f"{type(exc).__name__}: {exc}. Fix the element or install what it imports."
         ) from exc
-    return element_from_module(name, module, origin)
+    try:
+        return element_from_module(name, module, origin)
+    except ElementLoadError as exc:
+        raise ElementLoadError(f"{exc} (in {path})") from None
 
 
 def element_from_module(name: str, module: ModuleType, origin: Origin) -> Element:
