@@ -269,7 +269,7 @@ def test_failing_hook_leaves_nothing_behind(
     assert "The install phase failed in hook 'fail_on_request' of element 'tinyos'" in (
         result.stderr.replace("\n  ", " ")
     ), describe(result)
-    assert "tiny failure on purpose" in result.stderr
+    assert "tiny failure on purpose" in result.stderr.replace("\n  ", " ")
     assert "Traceback" not in result.stderr
     assert mounts_under(tmp_path) == []
     assert build_dirs(tmp_path / "builds") == []
@@ -277,12 +277,6 @@ def test_failing_hook_leaves_nothing_behind(
     assert list(tmp_path.glob(".img.tar*")) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dibpy/build.py _run_phases only releases the mounts it registered before "
-    "tree.tidy: tidy's shutil.rmtree of tmp/* crosses into a mount a hook left behind and "
-    "deletes the host's files, then fails with a traceback (OSError EBUSY)",
-)
 def test_a_mount_left_by_a_hook_never_costs_the_host_its_files(
     tmp_path: Path, elements: Path, clean: list[Path]
 ) -> None:
