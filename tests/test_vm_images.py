@@ -62,28 +62,14 @@ def test_vm_debian_minimal_boots(
     assert build_dirs(tmp_path / "tmp") == []
     assert list(out.glob(".*partial")) == []
 
-    info = subprocess.run(
-        [
-            "qemu-img",
-            "dd",
-            "-f",
-            "qcow2",
-            "-O",
-            "raw",
-            "bs=512",
-            "count=2048",
-            f"if={image}",
-            f"of={tmp_path / 'head.raw'}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert info.returncode == 0
+    raw = tmp_path / "disk.raw"  # sparse: converting costs seconds, not gigabytes
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(image), str(raw)], check=True)
     table_json = subprocess.run(
-        ["sfdisk", "--json", str(tmp_path / "head.raw")], capture_output=True, text=True
+        ["sfdisk", "--json", str(raw)], capture_output=True, text=True, check=True
     ).stdout
-    assert json.loads(table_json)["partitiontable"]["label"] == table
+    partitions = json.loads(table_json)["partitiontable"]
+    assert partitions["label"] == table
+    raw.unlink()
 
     booted = qemu.boot(image, efi=efi, expect=r"login:", timeout=BOOT_TIMEOUT)
     assert "login:" in booted.match
