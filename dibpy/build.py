@@ -67,9 +67,10 @@ class Build:
         finally:
             with _signals_deferred():
                 workspace.close(remove=not keep)
+            if keep:  # also after a failure: say where it is
+                log.info("The build directory is kept at %s", workspace.build_dir)
         if keep:
             self.result.build_dir = workspace.build_dir
-            log.info("The build directory is kept at %s", workspace.build_dir)
         return self.result
 
     def _check_inputs(self) -> dict[str, Path]:
