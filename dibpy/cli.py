@@ -190,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dibpy: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `dibpy plan | head`: the reader has gone, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _plan(args: argparse.Namespace) -> int:
