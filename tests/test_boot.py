@@ -18,7 +18,7 @@ import pytest
 from dibpy.blockdev.disk import assemble_disk
 from dibpy.blockdev.model import DiskLayout, Filesystem, MiB, Partition
 from dibpy.bootloader import GrubOptions, finish_bootloader, prepare_bootloader
-from dibpy.qemu import BootError, boot, clean_console, qemu_command
+from dibpy.qemu import BootError, Exchange, boot, clean_console, qemu_command
 from dibpy.run import Runner
 
 pytest_plugins = ("kernel_tree",)  # the kernel_tree fixture: tests/kernel_tree.py
@@ -183,6 +183,31 @@ def test_efi_only_disk_with_grub_built_by_mkimage(kernel_tree: Path, tmp_path: P
 
 
 @pytest.mark.slow
+def test_a_conversation_on_the_serial_console(kernel_tree: Path, tmp_path: Path) -> None:
+    """Log in, run commands, and survive a reboot: what the vm image tests build on."""
+    from kernel_tree import ROOT_PASSWORD  # after pytest loaded it as a plugin
+
+    image = tmp_path / "talk.raw"
+    make_disk(kernel_tree, block_device_mbr(), image)
+    result = boot(
+        image,
+        efi=False,
+        expect=LOGIN,
+        timeout=BOOT_TIMEOUT,
+        reboot=True,
+        then=[
+            Exchange("root", r"Password:"),
+            Exchange(ROOT_PASSWORD, r"root@dibpy-test:~# "),
+            Exchange("echo ANSWER-$((6*7))", r"ANSWER-\d+"),
+            Exchange("reboot", LOGIN),
+        ],
+    )
+    assert result.match == "login:"
+    assert "ANSWER-42" in result.console
+    assert result.console.count("Linux version") == 2  # booted twice in one qemu
+
+
+@pytest.mark.slow
 def test_separate_boot_partition(kernel_tree: Path, tmp_path: Path) -> None:
     image = tmp_path / "boot-part.raw"
     make_disk(kernel_tree, mbr_with_boot_partition(), image)
@@ -208,23 +233,32 @@ def qemu_processes_using(path: Path) -> list[int]:
 def test_qemu_command_never_writes_the_image(tmp_path: Path) -> None:
     image = tmp_path / "disk.raw"
     image.write_bytes(bytes(MiB))
-    argv = qemu_command(image, efi=False, console_log=tmp_path / "c.log", vars_copy=None)
+    argv = qemu_command(image, efi=False, console_socket=tmp_path / "c.sock", vars_copy=None)
     assert "-snapshot" in argv
+    assert f"socket,id=console,path={tmp_path / 'c.sock'},server=on,wait=on" in argv
+    assert "-no-reboot" in argv
     assert argv[argv.index("-accel") + 1] == "tcg"
     assert f"file={image},format=raw,if=virtio" in argv
     qcow2 = tmp_path / "disk.qcow2"
     qcow2.write_bytes(b"QFI\xfb" + bytes(100))
     vars_copy = tmp_path / "vars.fd"
-    argv = qemu_command(qcow2, efi=True, console_log=tmp_path / "c.log", vars_copy=vars_copy)
+    argv = qemu_command(qcow2, efi=True, console_socket=tmp_path / "c.sock", vars_copy=vars_copy)
     assert f"file={qcow2},format=qcow2,if=virtio" in argv
     assert any(a.startswith("if=pflash") and "readonly=on" in a for a in argv)
     assert f"if=pflash,format=raw,unit=1,file={vars_copy}" in argv
 
 
+def test_reboot_keeps_qemu_running(tmp_path: Path) -> None:
+    image = tmp_path / "disk.raw"
+    image.write_bytes(bytes(MiB))
+    argv = qemu_command(image, efi=False, console_socket=None, vars_copy=None, reboot=True)
+    assert "-no-reboot" not in argv
+
+
 def test_interactive_command_uses_this_terminal(tmp_path: Path) -> None:
     image = tmp_path / "disk.raw"
     image.write_bytes(bytes(MiB))
-    argv = qemu_command(image, efi=False, console_log=None, vars_copy=None)
+    argv = qemu_command(image, efi=False, console_socket=None, vars_copy=None)
     assert argv[argv.index("-serial") + 1] == "mon:stdio"
     assert "-nographic" in argv and "-snapshot" in argv
 
