@@ -471,7 +471,9 @@ def test_fstab_uses_label_only_without_uuid() -> None:
         ({"tree_bytes": 100 * MiB, "extra_size_mb": 500}, 102400 + 512000 + 65536),
         ({"tree_bytes": 100 * MiB, "extra_size_mb": 0, "journal_mb": 0}, 102400),
         # du rounds up to KiB; the total rounds up to 64 KiB
-        ({"tree_bytes": 1000}, 65600),  # 1 KiB -> int(1 / 0.6) = 1 -> 65537 -> 65600
+        # never too small for mke2fs to fit the journal: (1 + 2 x 65536) x 16/15
+        # + 4096 KiB of slack = 143907 -> 143936
+        ({"tree_bytes": 1000}, 143936),
         ({"tree_bytes": 1000, "journal_mb": 0}, 64),
         ({"tree_bytes": 1000, "journal_mb": 0, "efi": True}, 537600 + 64),
     ],

@@ -9,6 +9,8 @@ left in TMP_DIR (unless it was asked for).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import random
 import re
@@ -349,3 +351,72 @@ def test_a_disk_format_is_never_a_silent_success(tmp_path: Path) -> None:
         assert not built.output.exists()
     assert build_dirs(built.tmp_dir) == []
     assert_nothing_mounted(tmp_path)
+
+
+ALL_FORMATS = ("qcow2", "raw", "vhd", "vmdk", "tar", "tgz", "squashfs")
+QEMU_IMG_FORMAT = {"qcow2": "qcow2", "raw": "raw", "vhd": "vpc", "vmdk": "vmdk"}
+
+
+def qemu_img_info(path: Path) -> dict[str, object]:
+    done = subprocess.run(
+        ["qemu-img", "info", "--output=json", str(path)], capture_output=True, text=True, check=True
+    )
+    info: dict[str, object] = json.loads(done.stdout)
+    return info
+
+
+def test_every_output_format_in_one_build_with_checksums(tmp_path: Path) -> None:
+    """``-t qcow2,raw,vhd,vmdk,tar,tgz,squashfs --checksum``: each file is what its name
+    says, holds the tree, and has NAME.FMT.sha256 and .md5 as DIB writes them."""
+    built = build(tmp_path, fmt=",".join(ALL_FORMATS), options=("--checksum",))
+    assert built.done.returncode == 0, built.done.stderr
+    out = tmp_path / "out"
+    for fmt in ALL_FORMATS:
+        path = out.with_name(f"out.{fmt}")
+        data = path.read_bytes()
+        assert (out.with_name(f"out.{fmt}.sha256")).read_text() == (
+            f"{hashlib.sha256(data).hexdigest()}  out.{fmt}\n"
+        )
+        assert (out.with_name(f"out.{fmt}.md5")).read_text() == (
+            f"{hashlib.md5(data).hexdigest()}  out.{fmt}\n"
+        )
+        if fmt in QEMU_IMG_FORMAT:
+            info = qemu_img_info(path)
+            assert info["format"] == QEMU_IMG_FORMAT[fmt], (fmt, info)
+    # The disk formats all carry the same disk: the raw one is the tree's ext4 (no
+    # partition table without a block-device element), labelled as DIB labels it.
+    label = subprocess.run(
+        ["blkid", "-o", "value", "-s", "LABEL", str(out.with_name("out.raw"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert label == "cloudimg-rootfs"
+    listing = subprocess.run(
+        ["debugfs", "-R", "ls -p /bin", str(out.with_name("out.raw"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "/busybox/" in listing
+    squashfs = subprocess.run(
+        ["unsquashfs", "-l", str(out.with_name("out.squashfs"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "squashfs-root/bin/busybox" in squashfs
+    with tarfile.open(out.with_name("out.tgz")) as tgz:
+        assert "./bin/busybox" in tgz.getnames() or "bin/busybox" in tgz.getnames()
+    assert list(tmp_path.glob(".*.partial")) == []
+    assert build_dirs(built.tmp_dir) == []
+    assert_nothing_mounted(tmp_path)
+
+
+def test_uncompressed_qcow2_is_bigger_than_the_default(tmp_path: Path) -> None:
+    """qcow2 is compressed unless ``-u`` (DIB's default): the same tree, two sizes."""
+    compressed = build(tmp_path / "c", fmt="qcow2")
+    plain = build(tmp_path / "u", fmt="qcow2", options=("-u",))
+    assert compressed.done.returncode == 0, compressed.done.stderr
+    assert plain.done.returncode == 0, plain.done.stderr
+    assert plain.output.stat().st_size > 2 * compressed.output.stat().st_size

@@ -7,7 +7,8 @@ number meaning 1; partition sizes may also be ``N%`` of the space still free.
 
 The image size follows ``disk-image-create`` (DIB-SPEC section 1.3 step 16), which works in
 KiB: an explicit ``--image-size`` in GB (times 1024³) wins; otherwise the tree's ``du`` size
-divided by 0.6, or plus ``--image-extra-size`` MB, plus the ext4 journal; then plus 525 MiB
+divided by 0.6, or plus ``--image-extra-size`` MB, plus the ext4 journal (but never less than
+an ext4 file system can hold that journal in: see ``_journal_floor_kib``); then plus 525 MiB
 for ``block-device-efi``; then rounded up to 64 KiB.
 """
 
@@ -23,6 +24,7 @@ from dibpy.errors import BuildError, InputError, SettingsError
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
+JOURNAL_FLOOR_SLACK_KIB = 4 * 1024  # group descriptors, superblock copies, reserved blocks
 
 # DIB's table, longest unit first so that "MiB" is not read as "M".
 SIZE_UNITS: dict[str, int] = {
@@ -177,12 +179,25 @@ def image_size(
         else:
             kib = int(du_kib / AUTO_SCALE)
         kib += journal_mb * 1024
+        kib = max(kib, _journal_floor_kib(du_kib, journal_mb))
     if efi:
         kib += EFI_EXTRA_KIB
     kib = -(-kib // ROUND_KIB) * ROUND_KIB
     if kib <= 0:
         raise SettingsError("The image size works out to 0; give --image-size.")
     return kib * KiB
+
+
+def _journal_floor_kib(du_kib: int, journal_mb: int) -> int:
+    """The smallest ext4 that holds the tree and its journal.
+
+    mke2fs refuses a journal bigger than half the free blocks, so DIB's formula fails for a
+    tree of a few MiB (``Total journal size too big for filesystem``); this floor only ever
+    grows such small images. The inode tables of ``-i 4096`` take 1/16 of the file system.
+    """
+    if journal_mb == 0:
+        return 0
+    return int((du_kib + 2 * journal_mb * 1024) * 16 / 15) + JOURNAL_FLOOR_SLACK_KIB
 
 
 def root_mkfs_options(
