@@ -8,7 +8,11 @@ KVM hangs on the development machine. Each boot takes about 40 s there.
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -275,4 +279,46 @@ def test_boot_timeout_reports_and_stops_qemu(tmp_path: Path) -> None:
     with pytest.raises(BootError, match=r"did not show 'login:'.*within 3s"):
         boot(image, efi=False, expect=LOGIN, timeout=3)
     assert time.monotonic() - started < 30
+    assert qemu_processes_using(image) == []
+
+
+def read_until(fd: int, pattern: bytes, timeout: float) -> bytes:
+    """Read the pty ``fd`` until ``pattern`` shows or ``timeout`` passes."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while pattern not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:  # the other side closed
+                break
+    return seen
+
+
+def test_interactive_boot_shows_the_console_on_the_terminal_and_quits(tmp_path: Path) -> None:
+    """``dibpy boot IMAGE`` without --expect: the firmware's serial output reaches the
+    terminal, and Ctrl-A X (qemu's key) ends qemu and the command with status 0."""
+    image = tmp_path / "blank.raw"
+    image.write_bytes(bytes(MiB))
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dibpy", "boot", str(image)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        close_fds=True,
+    )
+    os.close(terminal)
+    try:
+        seen = read_until(controller, b"Booting from Hard Disk", timeout=60)
+        assert b"Ctrl-A X quits" in seen, seen
+        assert b"Booting from Hard Disk" in seen, seen
+        os.write(controller, b"\x01x")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(controller)
     assert qemu_processes_using(image) == []
