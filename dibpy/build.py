@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from dibpy import diskimage, outputs, tree
+from dibpy import diskimage, hosttools, outputs, tree
 from dibpy.blockdev.config import BlockDeviceConfig
 from dibpy.config import BuildConfig
 from dibpy.context import BuildContext
@@ -87,6 +87,7 @@ class Build:
                     self.plan.element_set, self.config.env, self.config.root_label
                 )
         diskimage.check_arch(self.plan.element_set, self.config.arch)
+        self._check_host_tools(list(destinations))
         for element in self.plan.element_set.elements:
             for value in vars(element.module).values() if element.module else ():
                 if (
@@ -96,6 +97,18 @@ class Build:
                 ):
                     read_settings(value, self.config.env, owner=element.name)
         return destinations
+
+    def _check_host_tools(self, formats: list[str]) -> None:
+        """Every program the build will run on the host is there, or say which package."""
+        bd = self.block_device
+        fstypes = [node.fstype for node in bd.mkfs_nodes] if bd is not None else []
+        needed = hosttools.needed_for(formats, fstypes, bool(bd and bd.partitionings))
+        for element in self.plan.element_set.elements:
+            declared = getattr(element.module, "HOST_TOOLS", None) if element.module else None
+            if declared is not None:
+                for tool, package in hosttools.declared_tools(element.name, declared).items():
+                    needed.setdefault(tool, (package, f"element {element.name!r}"))
+        hosttools.check(needed, self.config.env.get("PATH"))
 
     def _context(self, workspace: Workspace) -> BuildContext:
         c = self.config

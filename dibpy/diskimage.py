@@ -64,7 +64,9 @@ def block_device_config(
         label=root_label or env.get("ROOT_LABEL") or None,
         mkfs_options=root_mkfs_options(fs_type) or None,
     )
-    return parse_block_device_config(text, root)
+    config = parse_block_device_config(text, root)
+    plan_disk(config, NOMINAL_SIZE)  # sizes that cannot fit (a fixed local_loop size) fail now
+    return config
 
 
 def write_fstab(tree: Path, config: BlockDeviceConfig) -> None:

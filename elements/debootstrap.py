@@ -29,6 +29,7 @@ ENVIRONMENT = {
 }
 
 LOCK_TIMEOUT = 20 * 60
+HOST_TOOLS = ["debootstrap", "tar", "zstd"]  # checked before the build starts
 
 PACKAGES = {
     "adduser": None,

@@ -22,6 +22,7 @@ DEPENDS = ["cache-url", "cloud-init-datasources", "dkms", "dpkg", "ubuntu-common
 PROVIDES = ["operating-system"]
 ENVIRONMENT = {"DIB_CLOUD_INIT_DATASOURCES": "Ec2"}
 PACKAGES = {"linux-image-generic": None}
+HOST_TOOLS = ["unsquashfs", "tar"]  # checked before the build starts
 
 UBUNTU_ARCHIVE = re.compile(r"https?://(archive|security)\.ubuntu\.com/ubuntu/?")
 SOURCES = ("etc/apt/sources.list.d/ubuntu.sources", "etc/apt/sources.list")
