@@ -39,6 +39,8 @@ PACKAGES: dict[str, str] = {
     "mkfs.vfat": "dosfstools",
     "mcopy": "mtools",
     "mkswap": "util-linux",
+    "mkfs.xfs": "xfsprogs",
+    "xfs_db": "xfsprogs",
     "debootstrap": "debootstrap",
     "busybox": "busybox-static",
 }
@@ -61,6 +63,7 @@ FS_TOOLS: dict[str, tuple[str, ...]] = {
     "fat": ("mkfs.vfat", "mcopy"),
     "fat32": ("mkfs.vfat", "mcopy"),
     "swap": ("mkswap",),
+    "xfs": ("mkfs.xfs", "xfs_db"),
 }
 
 

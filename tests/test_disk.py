@@ -468,8 +468,8 @@ def test_too_big_tree_fails_cleanly(tmp_path: Path, where: str) -> None:
 def test_unsupported_filesystem_is_a_clear_error(tmp_path: Path) -> None:
     tree = tmp_path / "root"
     make_tree(tree)
-    layout = mbr_layout(fs=Filesystem("xfs", "root", ROOT_UUID, "/"))
-    with pytest.raises(DiskError, match="xfs file system type is not supported yet"):
+    layout = mbr_layout(fs=Filesystem("btrfs", "root", ROOT_UUID, "/"))
+    with pytest.raises(DiskError, match="btrfs file system type is not supported"):
         assemble_disk(layout, tree, tmp_path / "disk.raw", Runner())
     assert not (tmp_path / "disk.raw").exists()
 

@@ -13,7 +13,9 @@
    - vfat: ``mkfs.vfat -C`` into a temporary file, the subtree copied in with ``mcopy``, the
      file copied into the image at the offset, skipping zero blocks (the image stays sparse);
    - swap: ``mkswap`` on a temporary file, copied in the same way;
-   - xfs, btrfs, ...: not supported yet (a clear error).
+   - xfs: ``mkfs.xfs -p PROTOFILE`` on a temporary file (``dibpy.blockdev.xfs``: what the
+     prototype format cannot hold is refused, naming the path), copied in the same way;
+   - btrfs, ...: not supported (a clear error).
 
 Splitting the tree by mount point (``split_tree``): each file system gets the subtree at its
 mount point, and the file system above it gets an empty directory there. Nothing is copied:
@@ -44,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from dibpy.blockdev.model import SECTOR, DiskLayout, Filesystem, Partition
+from dibpy.blockdev.xfs import make_xfs
 from dibpy.errors import BuildError, CommandError
 from dibpy.run import Runner
 
@@ -487,10 +490,22 @@ def make_filesystem(
                 f"big for the partition. mke2fs said: {exc.output_tail or exc}"
             ) from exc
         return
-    if fs.fstype in VFAT_TYPES or fs.fstype == "swap":
+    if fs.fstype in VFAT_TYPES or fs.fstype in ("swap", "xfs"):
         scratch = scratch_dir / f"fs-{offset}.img"
         try:
-            if fs.fstype == "swap":
+            if fs.fstype == "xfs":
+                scratch.touch()
+                os.truncate(scratch, size)
+                make_xfs(
+                    scratch,
+                    source,
+                    label=fs.label,
+                    uuid=fs.uuid,
+                    options=fs.mkfs_options,
+                    scratch=scratch_dir,
+                    runner=runner,
+                )
+            elif fs.fstype == "swap":
                 argv = ["mkswap", *fs.mkfs_options]
                 if fs.label:
                     argv += ["-L", fs.label]
@@ -516,8 +531,8 @@ def make_filesystem(
             scratch.unlink(missing_ok=True)
         return
     raise DiskError(
-        f"Cannot make {what}: the {fs.fstype} file system type is not supported yet by "
-        f"dibpy's disk writer (supported: {', '.join(EXT_TYPES + VFAT_TYPES)}, swap)."
+        f"Cannot make {what}: the {fs.fstype} file system type is not supported by "
+        f"dibpy's disk writer (supported: {', '.join(EXT_TYPES + VFAT_TYPES)}, xfs, swap)."
     )
 
 
