@@ -56,6 +56,15 @@ class PackageOptions(BaseModel):
         # DIB writes phase folders ("install.d"); accept both spellings.
         return value.removesuffix(".d") if isinstance(value, str) else value
 
+    @field_validator("phase")
+    @classmethod
+    def _package_phase(cls, value: Phase) -> Phase:
+        if value not in PACKAGE_PHASES:
+            raise ValueError(
+                f"packages are installed in the {', '.join(PACKAGE_PHASES)} phases, not {value}"
+            )
+        return value
+
     @field_validator("arch", "not_arch", "when", mode="before")
     @classmethod
     def _list(cls, value: object) -> object:
@@ -162,14 +171,37 @@ def map_names(
     """DIB's pkg-map: default < family < distro < release; "" skips; unmapped stay as is."""
     if not pkg_map:
         return list(names)
+    family = FAMILIES.get(distro, distro)
     merged: dict[str, str] = {}
-    merged.update(pkg_map.get("default", {}))
-    merged.update(pkg_map.get("family", {}).get(FAMILIES.get(distro, distro), {}))
-    merged.update(pkg_map.get("distro", {}).get(distro, {}))
-    merged.update(pkg_map.get("release", {}).get(distro, {}).get(release, {}))
+    for path in (
+        ("default",),
+        ("family", family),
+        ("distro", distro),
+        ("release", distro, release),
+    ):
+        merged.update(_pkg_map_level(pkg_map, path))
     mapped: list[str] = []
     for name in names:
         for package in merged.get(name, name).split():
             if package not in mapped:
                 mapped.append(package)
     return mapped
+
+
+def _pkg_map_level(pkg_map: object, path: tuple[str, ...]) -> dict[str, str]:
+    """``pkg_map[path[0]][path[1]]...``: a map of generic name to package names, or {}."""
+    level = pkg_map
+    for key in path:
+        if not isinstance(level, Mapping):
+            break
+        level = level.get(key, {})
+    else:
+        if isinstance(level, Mapping) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in level.items()
+        ):
+            return dict(level)
+    raise ElementLoadError(
+        f"PKG_MAP[{']['.join(repr(k) for k in path)}] is not a map of generic names to "
+        'package names, e.g. {"family": {"debian": {"iscsi_package": "open-iscsi"}}} '
+        '("" leaves the package out).'
+    )
