@@ -1014,12 +1014,27 @@ def test_bad_mbr_partitioning(change: tuple[str, str], expected: str) -> None:
     assert expected in error_of(defaults.MBR.replace(*change))
 
 
-def test_more_than_four_mbr_partitions() -> None:
-    parts = "".join(f"      - {{name: p{i}, size: 10MiB}}\n" for i in range(4))
+def test_more_than_four_primary_mbr_partitions() -> None:
+    parts = "".join(f"      - {{name: p{i}, size: 10MiB, flags: [primary]}}\n" for i in range(4))
     text = defaults.MBR.replace("    partitions:\n", "    partitions:\n" + parts)
     message = error_of(text)
-    assert "5 partitions" in message
-    assert "logical partitions are not supported" in message
+    assert "5 primary partitions; an MBR disk holds 4" in message
+
+
+def test_three_primaries_beside_logical_partitions() -> None:
+    parts = "".join(f"      - {{name: p{i}, size: 10MiB, flags: [primary]}}\n" for i in range(3))
+    parts += "      - {name: logical, size: 10MiB}\n"
+    text = defaults.MBR.replace("    partitions:\n", "    partitions:\n" + parts)
+    message = error_of(text)
+    assert "4 primary partitions; an MBR disk holds 3 beside the extended partition" in message
+
+
+def test_a_primary_partition_after_a_logical_one() -> None:
+    text = defaults.MBR.replace(
+        "    partitions:\n", "    partitions:\n      - {name: data, size: 10MiB}\n"
+    )
+    message = error_of(text)
+    assert "is primary but follows the logical partition 'data'" in message
 
 
 def test_bad_uuids() -> None:

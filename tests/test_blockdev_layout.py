@@ -157,7 +157,26 @@ def test_local_loop_size_wins() -> None:
 
 
 def test_mbr_percentages_of_the_space_still_free() -> None:
-    # DIB's doc example: three partitions of "about 1/3" each.
+    # DIB's doc example: three partitions of "about 1/3" each, here primary.
+    layout = plan(
+        table(
+            "mbr",
+            """      - {name: data0, size: 33%, flags: [primary]}
+      - {name: data1, size: 50%, flags: [primary]}
+      - {name: data2, size: 100%, flags: [primary], mkfs: {type: ext4, mount: {mount_point: /}}}
+""",
+        ),
+        GiB,
+    )
+    # free: 1022 MiB -> 33% = 337.26 MiB -> 337; then 685 -> 342.5 -> 342; then 343.
+    assert spans(layout) == [("data0", 1, 1, 337), ("data1", 2, 338, 342), ("data2", 3, 680, 343)]
+    assert [p.bootable for p in layout.partitions] == [False, False, False]
+    assert layout.extended_start == 0
+
+
+def test_mbr_partitions_without_the_primary_flag_are_logical() -> None:
+    # The same example as DIB writes it: no flags, so logical partitions 5-7 in an extended
+    # partition from 1 MiB, each one MiB (its EBR) after the end of the one before.
     layout = plan(
         table(
             "mbr",
@@ -168,10 +187,30 @@ def test_mbr_percentages_of_the_space_still_free() -> None:
         ),
         GiB,
     )
-    # free: 1022 MiB -> 33% = 337.26 MiB -> 337; then 685 -> 342.5 -> 342; then 343.
-    assert spans(layout) == [("data0", 1, 1, 337), ("data1", 2, 338, 342), ("data2", 3, 680, 343)]
-    # Without the primary flag they are made primary (DIB would make logical ones).
-    assert [p.bootable for p in layout.partitions] == [False, False, False]
+    # free: 1021 MiB -> 336; then 684 -> 342; then 341.
+    assert spans(layout) == [("data0", 5, 2, 336), ("data1", 6, 339, 342), ("data2", 7, 682, 341)]
+    assert layout.extended_start == MiB
+    assert layout.extended_number == 1
+
+
+def test_primary_then_logical_numbers_as_dib() -> None:
+    layout = plan(
+        table(
+            "mbr",
+            """      - {name: boot, size: 100MiB, flags: [boot, primary]}
+      - {name: data, size: 10MiB}
+      - {name: root, size: 100%, mkfs: {type: ext4, mount: {mount_point: /}}}
+""",
+        ),
+        GiB,
+    )
+    assert [(p.name, p.number) for p in layout.partitions] == [
+        ("boot", 1),
+        ("data", 5),
+        ("root", 6),
+    ]
+    assert layout.extended_start == 101 * MiB
+    assert layout.extended_number == 2
 
 
 def test_gpt_doc_example() -> None:
@@ -390,7 +429,8 @@ def test_fstab_text_sorted_by_mount_point() -> None:
     swap = layout.partitions[3].filesystem
     assert swap is not None
     assert swap.mount_point is None  # not mounted
-    assert [p.number for p in layout.partitions] == [1, 2, 3, 4]
+    # only root has the primary flag: the others are logical, as DIB numbers them
+    assert [p.number for p in layout.partitions] == [1, 5, 6, 7]
 
 
 def test_fstab_text_of_the_defaults() -> None:
@@ -578,12 +618,21 @@ def _random_size(rng: random.Random) -> str:
 
 @pytest.mark.parametrize("seed", range(300))
 def test_layouts_are_aligned_and_inside_the_disk(seed: int) -> None:
-    """Random tables on random disks: placed back to back from 1 MiB, inside the disk."""
+    """Random tables on random disks: placed back to back from 1 MiB (a logical MBR
+    partition one MiB, its EBR, after the one before), inside the disk."""
     rng = random.Random(seed)
     label = rng.choice(["mbr", "gpt"])
-    sizes = [_random_size(rng) for _ in range(rng.randint(1, 4))]
+    sizes = [_random_size(rng) for _ in range(rng.randint(1, 6 if label == "mbr" else 4))]
+    primaries = 0
+    if label == "mbr":
+        primaries = rng.randint(0, min(len(sizes), 4 if len(sizes) <= 4 else 3))
+        if primaries < len(sizes):
+            primaries = min(primaries, 3)
+    items = "".join(
+        f"      - {{name: p{i}, size: '{s}'{', flags: [primary]' if i < primaries else ''}}}\n"
+        for i, s in enumerate(sizes)
+    )
     disk = rng.randint(8, 4096) * MiB + rng.randint(0, 15) * 64 * KiB
-    items = "".join(f"      - {{name: p{i}, size: '{s}'}}\n" for i, s in enumerate(sizes))
     text = table(label, items) + "- mkfs: {name: mkfs_root, base: p0, mount: {mount_point: /}}\n"
     try:
         layout = plan_disk(parse(text), disk)
@@ -593,6 +642,8 @@ def test_layouts_are_aligned_and_inside_the_disk(seed: int) -> None:
     check_layout(layout)
     end = MiB
     for part in layout.partitions:
+        if part.number > 4:
+            end += MiB  # the EBR of a logical partition
         assert part.start == end  # one after the other, from 1 MiB
         assert part.start % MiB == 0 and part.size % MiB == 0 and part.size > 0
         end = part.start + part.size

@@ -245,7 +245,7 @@ def test_type_codes() -> None:
         ),
         ([Partition("a", 1, MiB, 64 * MiB, "0x83")], "outside the usable area"),
         ([Partition("a", 1, MiB + 100, MiB, "0x83")], "multiples of 512"),
-        ([Partition("a", 5, MiB, MiB, "0x83")], "logical MBR partitions"),
+        ([Partition("a", 5, MiB, MiB, "0x83")], "must lie inside the extended partition"),
         (
             [Partition("a", 1, MiB, MiB, "0x83"), Partition("b", 1, 3 * MiB, MiB, "0x83")],
             "used twice",
@@ -562,3 +562,41 @@ def test_partition_types_and_has_esp_on_raw_and_qcow2(tmp_path: Path) -> None:
     blank = tmp_path / "blank.raw"
     blank.write_bytes(bytes(MiB))
     assert partition_types(blank) == []
+
+
+def test_logical_partitions_in_an_extended_one(tmp_path: Path) -> None:
+    """DIB's MBR shape for partitions without the primary flag: root primary, then /boot and
+    /var logical (5, 6) in an extended partition (2, type 0x0f) to the end of the disk."""
+    tree = tmp_path / "root"
+    make_tree(tree)
+    (tree / "var/lib").mkdir(parents=True)
+    (tree / "var/lib/state").write_text("on the logical partition\n")
+    size = 96 * MiB
+    boot = Filesystem("ext4", "boot", BOOT_UUID, "/boot")
+    var = Filesystem("ext4", "var", "7c3d2e1f-0a9b-4c8d-8e7f-6a5b4c3d2e1f", "/var")
+    layout = DiskLayout(
+        "image0",
+        size,
+        "mbr",
+        (
+            Partition("root", 1, MiB, 48 * MiB, "0x83", True, root_fs()),
+            Partition("boot", 5, 50 * MiB, 16 * MiB, "0x83", False, boot),
+            Partition("var", 6, 67 * MiB, 28 * MiB, "0x83", False, var),
+        ),
+        disk_id="0x1a2b3c4d",
+        extended_start=49 * MiB,
+    )
+    image = tmp_path / "disk.raw"
+    assemble_disk(layout, tree, image, Runner())
+    found = [(p["node"], p["start"], p["size"], p["type"]) for p in partitions(image)["partitions"]]
+    assert found == [
+        (f"{image}1", 2048, 98304, "83"),
+        (f"{image}2", 100352, 96256, "f"),
+        (f"{image}5", 102400, 32768, "83"),
+        (f"{image}6", 137216, 57344, "83"),
+    ]
+    for part in layout.partitions:
+        fsck(extract(image, part, tmp_path / f"{part.name}.ext4"))
+    assert debugfs(tmp_path / "var.ext4", "cat /lib/state") == "on the logical partition\n"
+    assert debugfs(tmp_path / "boot.ext4", "cat /efi/EFI/BOOT/hello.txt") == "from the ESP\n"
+    assert "var" in names(tmp_path / "root.ext4", "/")  # the mount point, empty

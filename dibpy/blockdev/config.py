@@ -84,7 +84,8 @@ UUID_TYPES = ("ext2", "ext3", "ext4", "xfs", "swap", "btrfs")  # take a real UUI
 KNOWN_FS_TYPES = (*MAX_LABEL_LENGTH, "btrfs")
 GPT_NAME_MAX = 36
 GPT_MAX_PARTITIONS = 128
-MBR_MAX_PARTITIONS = 4  # dibpy makes primary partitions only
+MBR_MAX_PRIMARY = 4  # with logical partitions, the extended one takes a primary slot
+MBR_MAX_PARTITIONS = 3 + 64  # three primary and 64 logical (as many as DIB's own tests make)
 SECTOR = 512
 
 _FAT_ID = re.compile(r"^([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{4})$")
@@ -789,13 +790,11 @@ def _check_partitioning(node: PartitioningNode) -> None:
         raise _fail(f"{what} has no partitions. List them under partitions: ('- name: root').")
     limit = MBR_MAX_PARTITIONS if node.label == "mbr" else GPT_MAX_PARTITIONS
     if len(node.partitions) > limit:
-        if node.label == "mbr":
-            raise _fail(
-                f"{what} has {len(node.partitions)} partitions, but dibpy makes only primary "
-                "MBR partitions (at most 4; logical partitions are not supported yet). Use "
-                "label: gpt, or at most four partitions."
-            )
-        raise _fail(f"{what} has {len(node.partitions)} partitions; GPT allows {limit}.")
+        raise _fail(
+            f"{what} has {len(node.partitions)} partitions; {node.label.upper()} allows {limit}."
+        )
+    if node.label == "mbr":
+        _check_mbr_primaries(node, what)
     if node.align is not None:
         if node.label == "gpt":
             log.warning("%s: align is for MBR only; GPT partitions are aligned to 1 MiB", what)
@@ -823,6 +822,30 @@ def _check_partitioning(node: PartitioningNode) -> None:
                     f"{where}: a GPT partition name has at most {GPT_NAME_MAX} characters "
                     "and no double quote; shorten the name."
                 )
+
+
+def _check_mbr_primaries(node: PartitioningNode, what: str) -> None:
+    """As DIB's MBR writer: primary partitions first, at most four, or three when logical
+    ones (partitions without the ``primary`` flag) need the extended partition."""
+    primaries = [p for p in node.partitions if p.primary]
+    logicals = len(node.partitions) - len(primaries)
+    slots = MBR_MAX_PRIMARY - (1 if logicals else 0)
+    if len(primaries) > slots:
+        raise _fail(
+            f"{what} has {len(primaries)} primary partitions; an MBR disk holds {slots} "
+            + ("beside the extended partition its logical ones need" if logicals else "")
+            + ". Drop the 'primary' flag from some (they become logical), or use label: gpt."
+        )
+    seen_logical = None
+    for partition in node.partitions:
+        if not partition.primary:
+            seen_logical = seen_logical or partition.name
+        elif seen_logical:
+            raise _fail(
+                f"partition {partition.name!r} of {what} is primary but follows the logical "
+                f"partition {seen_logical!r}; list the primary partitions (flags: [primary]) "
+                "first, as DIB requires."
+            )
 
 
 def _resolve_mkfs(

@@ -126,7 +126,15 @@ def sfdisk_script(layout: DiskLayout, device_name: str = "disk") -> str:
     if layout.table == "gpt":
         lines.append(f"first-lba: {GPT_RESERVED_SECTORS}")
     lines.append("")
-    for part in sorted(layout.partitions, key=lambda p: p.number):
+    entries: list[tuple[int, Partition | None]] = [(p.number, p) for p in layout.partitions]
+    if layout.table == "mbr" and layout.extended_start:
+        entries.append((layout.extended_number, None))
+    for number, part in sorted(entries, key=lambda entry: entry[0]):
+        if part is None:
+            start = layout.extended_start // SECTOR
+            size = layout.size // SECTOR - start
+            lines.append(f"{device_name}{number} : start={start}, size={size}, type=f")
+            continue
         fields = [f"start={part.start // SECTOR}", f"size={part.size // SECTOR}"]
         if layout.table == "mbr":
             fields.append(f"type={mbr_type_hex(part.type_code)}")
@@ -195,14 +203,26 @@ def check_layout(layout: DiskLayout) -> None:
         if part.number in numbers or part.number < 1:
             raise DiskError(f"{where}: partition number is invalid or used twice.")
         if layout.table == "mbr" and part.number > 4:
-            raise DiskError(
-                f"{where}: logical MBR partitions (numbers above 4) are not supported yet; "
-                "use at most four primary partitions or a GPT disk."
-            )
+            _check_logical(layout, part, where)
         numbers.add(part.number)
         placed.append(part)
     if layout.table == "mbr" and layout.size > 0xFFFFFFFF * SECTOR:
         raise DiskError(f"Disk {layout.name}: an MBR disk cannot be larger than 2 TiB.")
+
+
+def _check_logical(layout: DiskLayout, part: Partition, where: str) -> None:
+    """A logical MBR partition lies inside the extended partition, after room for its EBR."""
+    if not layout.extended_start or part.start <= layout.extended_start:
+        raise DiskError(
+            f"{where}: a logical MBR partition (number above 4) must lie inside the extended "
+            f"partition, after a sector for its EBR (extended partition at byte "
+            f"{layout.extended_start or 'none'})."
+        )
+    if layout.extended_number > 4:
+        raise DiskError(
+            f"Disk {layout.name}: four primary partitions leave no slot for the extended "
+            "partition that logical partitions need."
+        )
 
 
 def write_partition_table(layout: DiskLayout, image: Path, runner: Runner) -> None:

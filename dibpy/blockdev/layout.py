@@ -9,9 +9,12 @@ partition right after the one before:
   ``100%`` last partition ends 1 MiB before the end of the disk. Sizes are floored to the
   alignment, so every partition also ends aligned (DIB keeps a sector-exact length and
   aligns only the next start: an unaligned size such as ``100MB`` gives a partition up to
-  one alignment unit shorter here). Only primary partitions are made, at most four, numbered
-  1-4; a partition without the ``primary`` flag is made primary too (DIB would make it a
-  logical partition numbered from 5).
+  one alignment unit shorter here). Partitions with the ``primary`` flag are primary,
+  numbered from 1; the others are logical, numbered from 5, inside an extended partition
+  (type 0x0f) that starts where the first logical one would and runs to the end of the disk;
+  each logical partition starts one alignment unit after the end of the one before, the
+  room for its EBR (DIB's ``mbr.py``: a 10 MiB logical partition on a 1 MiB grid is at
+  sectors 4096-24575 inside an extended partition from 2048).
 - **GPT** (DIB calls ``sgdisk -n i:0:+<MiB>M``): the first partition at 1 MiB, sizes
   floored to MiB; 2 MiB of the disk are kept back (the first MiB and the last, where the
   backup table goes: 33 sectors needed), and ``N%`` is N percent of what is still free of
@@ -90,8 +93,11 @@ def plan_disk(config: BlockDeviceConfig, image_size: int) -> DiskLayout:
         )
 
     placed = _place_mbr(table, size) if table.label == "mbr" else _place_gpt(table, size)
+    extended_start = next(
+        (start - table.alignment for _, number, start, _ in placed if number > 4), 0
+    )
     partitions: list[Partition] = []
-    for number, (spec, start, length) in enumerate(placed, start=1):
+    for spec, number, start, length in placed:
         mkfs = config.mkfs_on(spec.name)
         partitions.append(
             Partition(
@@ -104,17 +110,31 @@ def plan_disk(config: BlockDeviceConfig, image_size: int) -> DiskLayout:
                 filesystem=_filesystem(config, mkfs) if mkfs is not None else None,
             )
         )
-    return DiskLayout(name=disk.name, size=size, table=table.label, partitions=tuple(partitions))
+    return DiskLayout(
+        name=disk.name,
+        size=size,
+        table=table.label,
+        partitions=tuple(partitions),
+        extended_start=extended_start,
+    )
 
 
-Placed = list[tuple[PartitionSpec, int, int]]  # (partition, start, size) in bytes
+Placed = list[tuple[PartitionSpec, int, int, int]]  # (partition, number, start, size in bytes)
 
 
 def _place_mbr(table: PartitioningNode, disk_size: int) -> Placed:
     align = table.alignment
     cursor = align  # DIB: the first partition starts at the first aligned block after the MBR
     placed: Placed = []
+    primaries = logicals = 0
     for spec in table.partitions:
+        if spec.primary:
+            primaries += 1
+            number = primaries
+        else:
+            logicals += 1
+            number = 4 + logicals
+            cursor += align  # the EBR in front of every logical partition
         free = max(disk_size - cursor - align, 0)  # DIB's MBR.free()
         room = max(round_down(disk_size, align) - cursor, 0)  # what really fits
         asked = parse_partition_size(spec.size, free)
@@ -123,7 +143,7 @@ def _place_mbr(table: PartitioningNode, disk_size: int) -> Placed:
         size = round_down(asked, align)
         if size <= 0:
             raise _too_small(table, spec, asked, align)
-        placed.append((spec, cursor, size))
+        placed.append((spec, number, cursor, size))
         cursor += size
     return placed
 
@@ -132,14 +152,14 @@ def _place_gpt(table: PartitioningNode, disk_size: int) -> Placed:
     cursor = GPT_FIRST
     free = max(disk_size - GPT_RESERVED, 0)  # DIB's disk_free, less each size asked
     placed: Placed = []
-    for spec in table.partitions:
+    for number, spec in enumerate(table.partitions, start=1):
         asked = parse_partition_size(spec.size, free)
         if asked > free:
             raise _does_not_fit(table, spec, asked, free, disk_size)
         size = round_down(asked, MiB)  # DIB hands sgdisk whole MiB
         if size <= 0:
             raise _too_small(table, spec, asked, MiB)
-        placed.append((spec, cursor, size))
+        placed.append((spec, number, cursor, size))
         cursor += size
         free -= asked
     return placed

@@ -49,6 +49,14 @@ class DiskLayout:
     partitions: tuple[Partition, ...] = ()
     whole_disk_filesystem: Filesystem | None = None  # when table is None
     disk_id: str = field(default="")  # MBR disk signature / GPT disk GUID, if fixed
+    # MBR with logical partitions: where the extended partition holding them starts (bytes;
+    # it runs to the end of the disk); 0: no extended partition.
+    extended_start: int = 0
+
+    @property
+    def extended_number(self) -> int:
+        """The MBR slot of the extended partition: the one after the primary partitions."""
+        return 1 + sum(1 for p in self.partitions if p.number <= 4)
 
     @property
     def filesystems(self) -> tuple[Filesystem, ...]:
