@@ -44,3 +44,17 @@ def update(ctx: BuildContext) -> None:
 
 def dist_upgrade(ctx: BuildContext) -> None:
     apt_get(ctx, "dist-upgrade")
+
+
+def base_install(ctx: BuildContext, packages: Sequence[str]) -> None:
+    """The debian-/ubuntu-minimal base install: ``update``, ``dist-upgrade``, ``install``.
+
+    DIB also runs ``apt-get clean`` first; dibpy does not, because the shared apt cache is
+    mounted over ``var/cache/apt/archives`` by then, and cleaning it would throw away the
+    packages kept for the next build. The debs debootstrap left in the tree are removed by
+    the finalise clean-up, once the shared cache is unmounted.
+    """
+    with ctx.chroot.session():
+        update(ctx)
+        dist_upgrade(ctx)
+        install(ctx, packages)

@@ -72,12 +72,8 @@ def sources(
 @root_hook(order=75)
 def debian_minimal_baseinstall(ctx: BuildContext) -> None:
     """Write etc/apt/sources.list.d/<name>.list for each source, then update, upgrade and
-    install the base system (systemd-sysv, busybox, sudo, gnupg2, python3)."""
+    install the base system: systemd-sysv, busybox, sudo, gnupg2, python3 (apt.base_install)."""
     distro = ctx.settings(AptDistroSettings)
     for name, line in sources(distro, ctx.settings(DebianSourcesSettings), ctx.arch).items():
         write_file(ctx.target_root, f"etc/apt/sources.list.d/{name}.list", line + "\n")
-    with ctx.chroot.session():
-        apt.update(ctx)
-        apt.apt_get(ctx, "clean")
-        apt.dist_upgrade(ctx)
-        apt.install(ctx, BASE_PACKAGES)
+    apt.base_install(ctx, BASE_PACKAGES)

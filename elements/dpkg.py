@@ -1,10 +1,13 @@
 """The dpkg/apt machinery of Debian-family images: build-time apt settings and their undo,
 the shared apt archive cache, package installs and the dpkg manifest.
 
-Root hooks (the seed's order): the build proxy (50), no apt translations (60), blocked
-daemons, the shared apt cache and trimmed dpkg (99). Cleanup hooks undo them as DIB's
-cleanup.d does: unblock daemons (40), remove the build proxy (50), untrim dpkg (60), so
-the image ships a real start-stop-daemon, no proxy and normal dpkg settings.
+Root hooks: the build proxy (50), no apt translations (60, the seed's number), blocked
+daemons, the shared apt cache and trimmed dpkg (50, as DIB 3.43 numbers them: the seed's 99
+would run them after the debian-/ubuntu-minimal base install at 75, which would then start
+daemons in the chroot, fsync every file and download every .deb afresh on each build).
+Cleanup hooks undo them as DIB's cleanup.d does: unblock daemons (40), remove the build
+proxy (50), untrim dpkg (60), so the image ships a real start-stop-daemon, no proxy and
+normal dpkg settings.
 """
 
 import json
@@ -91,7 +94,7 @@ def block_apt_translations(ctx: BuildContext) -> None:
                 translation.unlink()
 
 
-@root_hook(order=99)
+@root_hook(order=50)
 def block_daemons(ctx: BuildContext) -> None:
     """Keep package scripts from starting services in the chroot: a no-op
     start-stop-daemon (and initctl), and a policy-rc.d that says no."""
@@ -104,7 +107,7 @@ def block_daemons(ctx: BuildContext) -> None:
     write_file(root, POLICY_RC_D, POLICY_DENY, 0o755)
 
 
-@root_hook(order=99)
+@root_hook(order=50)
 def shared_apt_cache(ctx: BuildContext) -> None:
     """Share downloaded .debs between builds: bind-mount <image cache>/apt/<distro> at
     var/cache/apt/archives (DIB_APT_LOCAL_CACHE=0 turns it off)."""
@@ -118,7 +121,7 @@ def shared_apt_cache(ctx: BuildContext) -> None:
     ctx.bind_mount(cache, archives)
 
 
-@root_hook(order=99)
+@root_hook(order=50)
 def trim_dpkg(ctx: BuildContext) -> None:
     """Faster dpkg during the build: no fsync (force-unsafe-io), no language lists."""
     write_file(ctx.target_root, SPEEDUP_CONF, "force-unsafe-io\n")

@@ -28,7 +28,7 @@ class UbuntuMirrorSettings(ElementSettings):
 @root_hook(order=75)
 def ubuntu_minimal_baseinstall(ctx: BuildContext) -> None:
     """Write etc/apt/sources.list (the release and each pocket), then update, upgrade and
-    install the base system (systemd-sysv, busybox, sudo, python3)."""
+    install the base system: systemd-sysv, busybox, sudo, python3 (apt.base_install)."""
     distro = ctx.settings(AptDistroSettings)
     mirror, components = distro.mirror_for(ctx.arch), " ".join(distro.component_list)
     suites = [distro.release] + [
@@ -36,8 +36,4 @@ def ubuntu_minimal_baseinstall(ctx: BuildContext) -> None:
     ]
     lines = "".join(f"deb {mirror} {suite} {components}\n" for suite in suites)
     write_file(ctx.target_root, "etc/apt/sources.list", lines)
-    with ctx.chroot.session():
-        apt.update(ctx)
-        apt.apt_get(ctx, "clean")
-        apt.dist_upgrade(ctx)
-        apt.install(ctx, BASE_PACKAGES)
+    apt.base_install(ctx, BASE_PACKAGES)
