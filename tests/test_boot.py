@@ -212,6 +212,21 @@ def test_a_conversation_on_the_serial_console(kernel_tree: Path, tmp_path: Path)
 
 
 @pytest.mark.slow
+def test_root_on_a_logical_partition(kernel_tree: Path, tmp_path: Path) -> None:
+    """GRUB finds /boot on logical partition 5 ((,msdos5)) inside the extended partition."""
+    layout = DiskLayout(
+        "image0",
+        DISK,
+        "mbr",
+        (Partition("root", 5, 2 * MiB, DISK - 3 * MiB, "0x83", True, root_fs()),),
+        extended_start=MiB,
+    )
+    image = tmp_path / "logical.raw"
+    make_disk(kernel_tree, layout, image)
+    boot_and_check(image, efi=False)
+
+
+@pytest.mark.slow
 def test_separate_boot_partition(kernel_tree: Path, tmp_path: Path) -> None:
     image = tmp_path / "boot-part.raw"
     make_disk(kernel_tree, mbr_with_boot_partition(), image)
