@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import errno
 import hashlib
 import ipaddress
 import logging
@@ -205,12 +206,12 @@ def cache_lock(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[Path]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(lock_path)
     try:
-        lock.acquire(timeout=0)
+        _acquire(lock, 0)
     except filelock.Timeout:
         log.info("Waiting up to %gs for %s: another build is fetching %s", timeout, lock_path, path)
         started = time.monotonic()
         try:
-            lock.acquire(timeout=timeout)
+            _acquire(lock, timeout)
         except filelock.Timeout as exc:
             raise LockTimeoutError(lock_path, timeout) from exc
         log.info("Got %s after %.1fs", lock_path, time.monotonic() - started)
@@ -218,6 +219,23 @@ def cache_lock(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[Path]:
         yield lock_path
     finally:
         lock.release()
+
+
+def _acquire(lock: filelock.BaseFileLock, timeout: float) -> None:
+    """``lock.acquire``; a lock file that is a symbolic link is refused, not followed."""
+    lock_path = Path(lock.lock_file)
+    try:
+        lock.acquire(timeout=timeout)
+    except filelock.Timeout:
+        raise
+    except OSError as exc:
+        if exc.errno != errno.ELOOP and not lock_path.is_symlink():
+            raise
+        raise FetchError(
+            f"The cache lock {lock_path} is a symbolic link (to {os.readlink(lock_path)}); "
+            "dibpy does not follow links planted in the image cache. Remove the link (and "
+            "check who can write to the cache directory), then run the build again."
+        ) from None
 
 
 class _PartFile:
