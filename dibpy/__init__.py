@@ -4,19 +4,25 @@ Element authors import the hook decorators and ``BuildContext`` from here; tools
 builds use ``dibpy.plan`` and ``dibpy.build``.
 """
 
-from dibpy import apt
+from dibpy import apt, events
+from dibpy._version import __version__
 from dibpy.api import build, plan
 from dibpy.build import BuildResult
 from dibpy.context import BuildContext
 from dibpy.errors import (
     BuildError,
+    BuildInterrupted,
     CommandError,
     DibError,
+    ElementLoadError,
+    ElementNotFoundError,
+    HookDefinitionError,
     HookError,
     InputError,
     ResolutionError,
     SettingsError,
 )
+from dibpy.fetch import FetchError
 from dibpy.hooks import (
     block_device_hook,
     cleanup_hook,
@@ -33,25 +39,30 @@ from dibpy.phases import Phase
 from dibpy.plan import Plan
 from dibpy.settings import ElementSettings, setting
 
-__version__ = "0.1.0"
-
 __all__ = [
     "BuildContext",
     "BuildError",
+    "BuildInterrupted",
     "BuildResult",
     "CommandError",
     "DibError",
+    "ElementLoadError",
+    "ElementNotFoundError",
     "ElementSettings",
+    "FetchError",
+    "HookDefinitionError",
     "HookError",
     "InputError",
     "Phase",
     "Plan",
     "ResolutionError",
     "SettingsError",
+    "__version__",
     "apt",
     "block_device_hook",
     "build",
     "cleanup_hook",
+    "events",
     "extra_data_hook",
     "finalise_hook",
     "install_hook",

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from dibpy.build import Build, BuildResult
 from dibpy.config import BuildConfig, host_arch, normalise_arch
 from dibpy.elements import ElementIndex, resolve, with_defaults
+from dibpy.events import EventCallback
 from dibpy.plan import Plan
 
 
@@ -21,7 +22,15 @@ def plan(
     skip_base: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Resolve ``elements`` and order their hooks; pure (no root, no network, no disk)."""
+    """Resolve ``elements`` and order their hooks; pure (no root, no network, no disk).
+
+    ``element_paths`` are searched first, then ``ELEMENTS_PATH`` (from ``env``, default
+    ``os.environ``), the ``dibpy.elements`` entry points and the built-in elements. Unless
+    ``skip_base``, the ``base`` element is added (and ``vm`` brings the architecture's block
+    device), as ``disk-image-create`` does. ``Plan.to_dict()`` is what ``dibpy plan --json``
+    prints. Raises an ``InputError`` subclass (ElementNotFoundError, ResolutionError, ...)
+    when the elements cannot be combined.
+    """
     environ = os.environ if env is None else env
     chosen_arch = normalise_arch(arch or environ.get("ARCH") or host_arch())
     index = ElementIndex.discover(
@@ -40,12 +49,25 @@ def build(
     arch: str | None = None,
     skip_base: bool = False,
     env: Mapping[str, str] | None = None,
+    on_event: EventCallback | None = None,
+    command: Sequence[str] | None = None,
     **options: object,
 ) -> BuildResult:
-    """Build an image from ``elements`` into ``output``.FORMAT for each format.
+    """Build an image from ``elements`` into ``output``.FORMAT for each format (as root).
 
-    ``env`` replaces ``os.environ`` as the source of ``DIB_*`` settings. Further
-    ``options`` are BuildConfig fields (``stop_after``, ``keep_build_dir``, ...).
+    ``env`` replaces ``os.environ`` as the source of ``DIB_*`` settings (and of ``PATH``,
+    ``TMP_DIR``, proxies...), so builds with different settings can run in one process.
+    ``on_event`` is called with each typed event of ``dibpy.events`` (phases, hooks with
+    their durations, download progress, log lines, outputs). ``command`` is recorded in the
+    manifest (default ``sys.argv``). Further ``options`` are BuildConfig fields:
+    ``packages``, ``checksum``, ``compress``, ``qemu_img_options``, ``image_size_gb``,
+    ``image_extra_size_mb``, ``root_label``, ``image_cache``, ``offline``, ``stop_after``,
+    ``keep_build_dir``.
+
+    Returns a BuildResult (outputs, their SHA256, the manifest, written beside the outputs
+    as NAME.manifest.json). Raises an ``InputError`` (exit code 2) for bad input, found
+    before anything is built, and a ``BuildError`` (HookError with ``phase``, ``element``
+    and ``hook``, CommandError, BuildInterrupted...) when the build fails.
     """
     environ = dict(os.environ if env is None else env)
     config = BuildConfig.from_environment(
@@ -66,4 +88,4 @@ def build(
         env=environ,
     )
     config = config.model_copy(update={"env": MappingProxyType(the_plan.environment(environ))})
-    return Build(the_plan, config).run()
+    return Build(the_plan, config, on_event=on_event, command=command).run()

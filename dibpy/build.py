@@ -5,20 +5,24 @@ from __future__ import annotations
 import inspect
 import logging
 import signal
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from dibpy import diskimage, hosttools, outputs, tree
+from dibpy import diskimage, events, hosttools, manifest, outputs, tree
+from dibpy._version import __version__
 from dibpy.blockdev.config import BlockDeviceConfig
 from dibpy.config import BuildConfig
 from dibpy.context import BuildContext
 from dibpy.elements import Hook
 from dibpy.errors import BuildInterrupted, DibError, HookError
+from dibpy.fetch import sha256_file
 from dibpy.phases import PHASES, Phase
 from dibpy.plan import Plan
 from dibpy.run import Runner
@@ -38,26 +42,61 @@ class HookTiming:
 
 @dataclass
 class BuildResult:
-    """What a build produced."""
+    """What a build produced.
+
+    ``outputs`` are the image files written (absolute paths), ``checksums`` maps each to its
+    SHA256 (hex), ``manifest`` is the content of NAME.manifest.json and ``manifest_path``
+    where it was written (None when the build stopped early with ``stop_after``).
+    """
 
     outputs: list[Path] = field(default_factory=list)
     timings: list[HookTiming] = field(default_factory=list)
     build_dir: Path | None = None  # set when the build directory was kept
+    checksums: dict[Path, str] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest_path: Path | None = None
 
 
 class Build:
-    """One build of one plan with one config."""
+    """One build of one plan with one config.
 
-    def __init__(self, plan: Plan, config: BuildConfig, runner: Runner | None = None) -> None:
+    ``on_event`` receives the typed events of ``dibpy.events`` as the build runs; ``command``
+    is recorded in the manifest (default: this process's ``sys.argv``).
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        config: BuildConfig,
+        runner: Runner | None = None,
+        *,
+        on_event: events.EventCallback | None = None,
+        command: Sequence[str] | None = None,
+    ) -> None:
         self.plan = plan
         self.config = config
         self.runner = runner or Runner()
         self.result = BuildResult()
         self.block_device: BlockDeviceConfig | None = None
+        self.on_event = on_event
+        self.command = list(sys.argv if command is None else command)
+        self._started = time.time()
+
+    def emit(self, event: events.Event) -> None:
+        """Hand ``event`` to ``on_event`` (if there is one)."""
+        if self.on_event is not None:
+            self.on_event(event)
 
     def run(self) -> BuildResult:
         """Build; raise a DibError (HookError, BuildInterrupted, ...) on failure."""
+        with events.forwarding_logs(self.on_event):
+            return self._run()
+
+    def _run(self) -> BuildResult:
         destinations = self._check_inputs()
+        c = self.config
+        self._started = time.time()
+        self.emit(events.BuildStarted(c.image_name, self.plan.elements, c.formats))
         workspace = Workspace(self.config.tmp_dir, self.runner)
         keep = self.config.keep_build_dir or self.config.stop_after is not None
         try:
@@ -71,6 +110,13 @@ class Build:
                 log.info("The build directory is kept at %s", workspace.build_dir)
         if keep:
             self.result.build_dir = workspace.build_dir
+        self.emit(
+            events.BuildFinished(
+                time.time() - self._started,
+                tuple(self.result.outputs),
+                self.result.manifest_path,
+            )
+        )
         return self.result
 
     def _check_inputs(self) -> dict[str, Path]:
@@ -123,7 +169,11 @@ class Build:
             debug_trace=c.debug_trace,
             packages=c.packages,
             env=c.env,
+            on_download=self._download_progress,
         )
+
+    def _download_progress(self, url: str, done: int, total: int | None) -> None:
+        self.emit(events.DownloadProgress(url, done, total))
 
     def _run_phases(
         self, ctx: BuildContext, workspace: Workspace, destinations: dict[str, Path]
@@ -141,6 +191,7 @@ class Build:
                     diskimage.write_fstab(ctx.target_root, self.block_device)
                 if phase is stop_after:
                     log.info("Stopped after the %s phase as asked.", phase)
+                    self.result.manifest = self._manifest(ctx, [])
                     return
         except BaseException:
             with _signals_deferred():
@@ -170,33 +221,83 @@ class Build:
             for path in list(written):
                 outputs.write_checksums(path)
         self.result.outputs = written
+        self._record_outputs(ctx, destinations)
+
+    def _record_outputs(self, ctx: BuildContext, destinations: dict[str, Path]) -> None:
+        """Checksum every output, then write NAME.manifest.json beside them."""
+        formats = {path: fmt for fmt, path in destinations.items()}
+        records = []
+        for path in self.result.outputs:
+            record = manifest.OutputRecord(
+                path,
+                formats.get(path, path.suffix.lstrip(".")),
+                path.stat().st_size,
+                sha256_file(path),
+            )
+            records.append(record)
+            self.result.checksums[path] = record.sha256
+            self.emit(events.OutputWritten(path, record.format, record.size, record.sha256))
+        self.result.manifest = self._manifest(ctx, records)
+        where = manifest.manifest_path(self.config.image_name, self.config.formats).absolute()
+        manifest.write_manifest(where, self.result.manifest)
+        self.result.manifest_path = where
+        log.info("Wrote %s", where)
+
+    def _manifest(self, ctx: BuildContext, records: list[manifest.OutputRecord]) -> dict[str, Any]:
+        c = self.config
+        return manifest.make_manifest(
+            version=__version__,
+            command=self.command,
+            plan=self.plan,
+            image_name=c.image_name,
+            arch=c.arch,
+            formats=c.formats,
+            started=self._started,
+            seconds=time.time() - self._started,
+            hooks=[
+                manifest.HookRun(t.phase.value, t.element, t.hook, t.seconds)
+                for t in self.result.timings
+            ],
+            env=c.env,
+            packages=manifest.installed_packages(ctx.target_root, c.env, c.image_name),
+            outputs=records,
+        )
 
     def _run_phase(self, phase: Phase, ctx: BuildContext) -> None:
         hooks = self.plan.phases[phase]
         if not hooks:
             return
         log.info("Running the %s phase (%d hooks)", phase, len(hooks))
+        self.emit(events.PhaseStarted(phase, len(hooks)))
+        started = time.monotonic()
         timings = []
         for hook in hooks:
             timings.append(self._run_hook(hook, ctx))
         self.result.timings += timings
         log.info("%s", timing_table(phase, timings))
+        self.emit(events.PhaseFinished(phase, time.monotonic() - started))
 
     def _run_hook(self, hook: Hook, ctx: BuildContext) -> HookTiming:
         log.info("%s: %s (%s)", hook.phase, hook.name, hook.element)
+        self.emit(events.HookStarted(hook.phase, hook.element, hook.name, hook.order))
         started = time.monotonic()
         try:
             hook.function(ctx)
         except (KeyboardInterrupt, BuildInterrupted) as exc:
             raise BuildInterrupted(
                 f"Interrupted during the {hook.phase} phase, in hook {hook.name!r} of element "
-                f"{hook.element!r}. Everything the build mounted has been released."
+                f"{hook.element!r}. Everything the build mounted has been released.",
+                phase=hook.phase.value,
+                element=hook.element,
+                hook=hook.name,
             ) from exc
         except HookError:
             raise
         except Exception as exc:
             raise HookError(hook.phase.value, hook.element, hook.name, exc) from exc
-        return HookTiming(hook.phase, hook.element, hook.name, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        self.emit(events.HookFinished(hook.phase, hook.element, hook.name, seconds))
+        return HookTiming(hook.phase, hook.element, hook.name, seconds)
 
     def _cleanup_after_failure(self, ctx: BuildContext, workspace: Workspace) -> None:
         """DIB skips cleanup hooks after a failure; dibpy runs them, best effort."""

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from dibpy.chroot import Chroot
-from dibpy.fetch import Fetcher
+from dibpy.fetch import Fetcher, ProgressCallback
 from dibpy.image import DiskSteps
 from dibpy.run import Result, Runner
 from dibpy.settings import ElementSettings, read_settings
@@ -51,16 +51,23 @@ class BuildContext(BaseModel):
     _modules: dict[str, ModuleType] = PrivateAttr(default_factory=dict)
     _disk: DiskSteps = PrivateAttr(default_factory=DiskSteps)
     _settings: dict[type[ElementSettings], ElementSettings] = PrivateAttr(default_factory=dict)
+    _on_download: ProgressCallback | None = PrivateAttr(default=None)
 
     @classmethod
     def create(
-        cls, workspace: Workspace, modules: Mapping[str, ModuleType] | None = None, **fields: Any
+        cls,
+        workspace: Workspace,
+        modules: Mapping[str, ModuleType] | None = None,
+        *,
+        on_download: ProgressCallback | None = None,
+        **fields: Any,
     ) -> BuildContext:
         ctx = cls(build_dir=workspace.build_dir, **fields)
         ctx._modules = dict(modules or {})
+        ctx._on_download = on_download
         ctx._workspace = workspace
         ctx._runner = workspace.runner
-        ctx._chroot = Chroot(ctx.target_root, workspace.runner, ctx.env)
+        ctx._chroot = Chroot(ctx.target_root, workspace.runner, ctx.env, offline=ctx.offline)
         return ctx
 
     @property
@@ -95,7 +102,8 @@ class BuildContext(BaseModel):
 
     @property
     def fetcher(self) -> Fetcher:
-        """The download machinery, with the build's proxies and offline setting."""
+        """The download machinery, with the build's proxies and offline setting; its
+        progress is reported as DownloadProgress events."""
         proxies = self.proxies
         return Fetcher(
             proxies={
@@ -105,6 +113,7 @@ class BuildContext(BaseModel):
             },
             no_proxy=proxies.get("no_proxy", ""),
             offline=self.offline,
+            on_progress=self._on_download,
         )
 
     def run(

@@ -11,9 +11,17 @@ from collections.abc import Sequence
 
 
 class DibError(Exception):
-    """Base of every error dibpy raises on purpose."""
+    """Base of every error dibpy raises on purpose.
+
+    ``phase``, ``element`` and ``hook`` say where it happened, for programs; each is None
+    when it does not apply (an unknown element name has no phase). ``exit_code`` is what the
+    CLI exits with.
+    """
 
     exit_code = 1
+    phase: str | None = None
+    element: str | None = None
+    hook: str | None = None
 
 
 class InputError(DibError):
@@ -82,3 +90,14 @@ class BuildInterrupted(BuildError):
     """The build received SIGINT or SIGTERM and stopped."""
 
     exit_code = 130
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        phase: str | None = None,
+        element: str | None = None,
+        hook: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.phase, self.element, self.hook = phase, element, hook

@@ -45,7 +45,9 @@ def read_settings(cls: type[S], env: Mapping[str, str], owner: str = "") -> S:
     try:
         return cls.model_validate(present)
     except ValidationError as exc:
-        raise SettingsError(_explain(exc, present, owner)) from None
+        error = SettingsError(_explain(exc, present, owner))
+        error.element = owner or None
+        raise error from None
 
 
 def parse_bool(variable: str, value: str) -> bool:
