@@ -7,11 +7,13 @@ import logging
 import os
 import signal
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from dibpy import mounts
+from dibpy.netns import OfflineNetwork
 from dibpy.run import Result, Runner
 
 log = logging.getLogger("dibpy.chroot")
@@ -42,12 +44,18 @@ class Chroot:
     runs many commands can hold one session: ``with ctx.chroot.session(): ...``.
     """
 
-    def __init__(self, root: Path, runner: Runner, host_env: Mapping[str, str]) -> None:
+    def __init__(
+        self, root: Path, runner: Runner, host_env: Mapping[str, str], *, offline: bool = False
+    ) -> None:
         self.root = root
         self.runner = runner
         self.env = dict(CHROOT_ENV)
         self.env.update({k: host_env[k] for k in PASSED_THROUGH if host_env.get(k)})
         self._depth = 0
+        # Offline: commands run in a network namespace with only loopback (see dibpy.netns).
+        self.network = OfflineNetwork() if offline else None
+        if self.network is not None:
+            weakref.finalize(self, self.network.close)
 
     def run(
         self,
@@ -58,7 +66,10 @@ class Chroot:
         check: bool = True,
         env: Mapping[str, str] | None = None,
     ) -> Result:
-        """Run ``argv`` in the tree (``chroot ROOT argv``) with the chroot's environment."""
+        """Run ``argv`` in the tree (``chroot ROOT argv``) with the chroot's environment;
+        offline, in a network namespace where only loopback is up."""
+        if self.network is not None:
+            self.network.open()
         with self.session():
             return self.runner.run(
                 ["chroot", self.root, *argv],
@@ -66,6 +77,7 @@ class Chroot:
                 input=input,
                 capture=capture,
                 check=check,
+                preexec=self.network.enter if self.network is not None else None,
             )
 
     @contextmanager

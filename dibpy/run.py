@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -51,11 +51,13 @@ class Runner:
         input: str | None = None,
         capture: bool = False,
         check: bool = True,
+        preexec: Callable[[], None] | None = None,
     ) -> Result:
         """Run ``argv``; log its output line by line; raise CommandError on failure.
 
         With ``capture`` the standard output is returned instead of logged (standard error
-        is still logged and kept for the error message).
+        is still logged and kept for the error message). ``preexec`` runs in the child just
+        before the program starts (to enter a namespace, say).
         """
         if isinstance(argv, (str, bytes)):
             raise TypeError("Runner.run takes an argument list, never a shell string")
@@ -72,6 +74,7 @@ class Runner:
                 stderr=subprocess.PIPE if capture else subprocess.STDOUT,
                 text=True,
                 errors="replace",
+                preexec_fn=preexec,
             )
         except OSError as exc:
             raise CommandError(args, 127, f"cannot start {args[0]}: {exc.strerror}") from exc
