@@ -1,4 +1,4 @@
-"""``dibpy`` on the command line: build, plan, elements."""
+"""``dibpy`` on the command line: build, plan, elements, show, boot, completion."""
 
 from __future__ import annotations
 
@@ -12,12 +12,19 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from dibpy import api, log, qemu
+import shtab
+from rich.console import Console
+
+from dibpy import api, log, progress, qemu, show
+from dibpy._version import __version__
 from dibpy.blockdev.disk import has_esp
+from dibpy.build import BuildResult
 from dibpy.config import non_negative_int
 from dibpy.elements import ElementIndex
 from dibpy.errors import DibError, ElementLoadError, InputError
+from dibpy.events import EventCallback
 from dibpy.phases import PHASES
+from dibpy.settings import parse_bool
 
 logger = logging.getLogger("dibpy.cli")
 
@@ -26,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="dibpy", description="Build OS disk images from elements written in Python."
     )
+    top.add_argument("--version", action="version", version=f"dibpy {__version__}")
     top.add_argument("--debug", action="store_true", help="verbose log and tracebacks")
     commands = top.add_subparsers(dest="command", required=True)
 
@@ -141,7 +149,14 @@ def parser() -> argparse.ArgumentParser:
         "--log-file",
         type=Path,
         metavar="FILE",
-        help="also write the whole log, timestamped, to FILE",
+        help="also write the whole log, timestamped, to FILE (implies DIB_QUIET=1 unless "
+        "DIB_QUIET is set, as in DIB)",
+    )
+    build.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="plain timestamped log lines instead of the progress display (the default "
+        "when stderr is not a terminal)",
     )
 
     plan = commands.add_parser(
@@ -150,6 +165,25 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     commands.add_parser("elements", parents=[paths], help="list every element found")
+
+    show_cmd = commands.add_parser(
+        "show",
+        parents=[paths],
+        help="describe one element",
+        description="Show an element's doc, DEPENDS/PROVIDES/CONFLICTS, its hooks per phase, "
+        "the settings it reads with their defaults, and where it was found.",
+    )
+    show_cmd.add_argument("element", metavar="ELEMENT")
+    show_cmd.add_argument("--json", action="store_true", help="print it as JSON")
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print the completion script for SHELL. bash: "
+        "`source <(dibpy completion bash)` (or save it in "
+        "/etc/bash_completion.d/dibpy); zsh: save it as _dibpy in a directory on $fpath.",
+    )
+    completion.add_argument("shell", choices=["bash", "zsh"], metavar="SHELL")
 
     boot = commands.add_parser(
         "boot",
@@ -173,15 +207,21 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    log.setup(debug=args.debug, log_file=getattr(args, "log_file", None))
+    if args.command != "build":
+        log.setup(debug=args.debug)
     try:
         if args.command == "plan":
             return _plan(args)
         if args.command == "elements":
             return _elements(args)
+        if args.command == "show":
+            return _show(args)
+        if args.command == "completion":
+            print(shtab.complete(parser(), args.shell), end="")
+            return 0
         if args.command == "boot":
             return _boot(args)
-        return _build(args)
+        return _build(args, list(sys.argv[1:] if argv is None else argv))
     except DibError as exc:
         if args.debug:
             traceback.print_exc()
@@ -219,12 +259,52 @@ def _elements(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build(args: argparse.Namespace) -> int:
+def _show(args: argparse.Namespace) -> int:
+    index = ElementIndex.discover(
+        [Path(p) for p in args.element_path], os.environ.get("ELEMENTS_PATH", "")
+    )
+    info = show.element_info(index, args.element)
+    print(json.dumps(info, indent=2) if args.json else show.render(info))
+    return 0
+
+
+def _quiet(env: dict[str, str], log_file: Path | None) -> bool:
+    """DIB_QUIET=1 hides the log on the terminal; --log-file implies it unless it is set."""
+    value = env.get("DIB_QUIET", "")
+    if value == "":
+        return log_file is not None
+    return parse_bool("DIB_QUIET", value)
+
+
+def _build(args: argparse.Namespace, argv: list[str]) -> int:
     env = dict(os.environ)
+    quiet = _quiet(env, args.log_file)
+    fancy = not (quiet or args.no_progress or args.debug) and sys.stderr.isatty()
+    console = Console(stderr=True) if fancy else None
+    log.setup(debug=args.debug, quiet=quiet, log_file=args.log_file, console=console)
+    view: progress.TerminalView | progress.PlainView
+    view = progress.TerminalView(console) if console is not None else progress.PlainView()
+    if isinstance(view, progress.TerminalView):
+        with view:
+            result = _run_build(args, env, argv, view.on_event)
+    else:
+        result = _run_build(args, env, argv, view.on_event)
+    for path in result.outputs:
+        print(path)
+    if result.manifest_path is not None:
+        print(result.manifest_path)
+    if result.build_dir is not None:
+        print(f"Build directory: {result.build_dir}")
+    return 0
+
+
+def _run_build(
+    args: argparse.Namespace, env: dict[str, str], argv: list[str], on_event: EventCallback
+) -> BuildResult:
     if args.trace:
         start = non_negative_int("DIB_DEBUG_TRACE", env.get("DIB_DEBUG_TRACE", ""))
         env["DIB_DEBUG_TRACE"] = str(start + args.trace)
-    result = api.build(
+    return api.build(
         args.elements,
         output=args.output,
         formats=[f for f in args.formats.split(",") if f],
@@ -243,12 +323,9 @@ def _build(args: argparse.Namespace) -> int:
         image_size_gb=args.image_size,
         image_extra_size_mb=args.image_extra_size,
         root_label=args.root_label,
+        on_event=on_event,
+        command=["dibpy", *argv],
     )
-    for path in result.outputs:
-        print(path)
-    if result.build_dir is not None:
-        print(f"Build directory: {result.build_dir}")
-    return 0
 
 
 def _boot(args: argparse.Namespace) -> int:
