@@ -8,6 +8,7 @@ owners, device nodes, hard links and xattrs kept. DIB_LOCAL_IMAGE uses a local f
 instead (not checksummed, as in DIB); DIB_OFFLINE uses the cached image without a request.
 """
 
+import logging
 import re
 from pathlib import Path
 
@@ -28,6 +29,8 @@ UBUNTU_ARCHIVE = re.compile(r"https?://(archive|security)\.ubuntu\.com/ubuntu/?"
 SOURCES = ("etc/apt/sources.list.d/ubuntu.sources", "etc/apt/sources.list")
 
 LOCK_TIMEOUT = 20 * 60  # DIB's flock -w 1200
+
+log = logging.getLogger("dibpy.elements.ubuntu")
 
 
 class UbuntuImageSettings(ElementSettings):
@@ -67,6 +70,10 @@ def cache_ubuntu_tarball(ctx: BuildContext) -> None:
     """Fetch, verify and cache the Ubuntu cloud root image, then extract it into the tree."""
     settings = ctx.settings(UbuntuImageSettings)
     if settings.local_image is not None:
+        log.warning(
+            "DIB_LOCAL_IMAGE=%s: using it as it is, without a SHA-256 check (as DIB does)",
+            settings.local_image,
+        )
         extract_root_image(settings.local_image, ctx.target_root, ctx.runner)
         return
     name = settings.image_file(ctx.arch)

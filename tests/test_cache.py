@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 from conftest import build_dirs, clean_env, make_element, mount_lines, needs_root
-from fetch_helpers import LAST_MODIFIED, RawServer, send_full, send_truncated
+from fetch_helpers import LAST_MODIFIED, RawServer, closed_port, send_full, send_truncated
 
 pytestmark = [
     pytest.mark.root,
@@ -338,3 +338,34 @@ def test_a_symlink_planted_as_the_cache_lock_is_refused(
     assert f"The cache lock {lock} is a symbolic link" in error
     assert "'fetch_root' of element 'served-os'" in error
     assert build_dirs(tmp_path / "b" / "tmp") == []
+
+
+# --- proxy credentials -------------------------------------------------------------------
+
+PASSWORD = "s3cr3t-Pa55"
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["default", "debug"])
+def test_proxy_credentials_never_reach_the_output_or_the_log(
+    tmp_path: Path, elements: Path, mirror: Mirror, debug: bool
+) -> None:
+    """A build whose downloads go through a proxy that is down: the error names the proxy,
+    its password masked, and neither the terminal nor the log file (nor --debug's
+    traceback, nor the manifest) holds the password."""
+    proxy = f"http://builder:{PASSWORD}@127.0.0.1:{closed_port()}"
+    env = env_for(tmp_path, tmp_path / "cache", mirror)
+    env.update(http_proxy=proxy, HTTPS_PROXY=proxy)
+    log_file = tmp_path / "build.log"
+    argv = build_argv(tmp_path / "out", elements)
+    argv[3:3] = ["--debug"] if debug else []
+    argv += ["--log-file", str(log_file)]
+    done = subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    assert "builder:***@127.0.0.1" in done.stderr
+    assert ("Traceback" in done.stderr) == debug
+    everything = done.stdout + done.stderr + log_file.read_text()
+    everything += "".join(p.read_text() for p in tmp_path.glob("*.json"))
+    assert PASSWORD not in everything
+    assert mirror.requests == []  # it went to the proxy, not around it

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import ssl
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -629,3 +631,59 @@ def test_two_processes_share_one_download(httpserver: HTTPServer, tmp_path: Path
     assert upstream.full_bodies_sent == 1
     assert len(upstream.requests) == 2
     assert dest.read_bytes() == IMAGE
+
+
+# --- TLS ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no trust store knows, and its key (made by openssl)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def https_server(self_signed: tuple[Path, Path]) -> Iterator[RawServer]:
+    cert, key = self_signed
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = RawServer(lambda handler, number: send_full(handler, IMAGE))
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    with server:
+        yield server
+
+
+def test_https_certificates_are_verified_by_default(
+    https_server: RawServer, tmp_path: Path
+) -> None:
+    url = https_server.url().replace("http://", "https://")
+    with pytest.raises(FetchError) as info:
+        FAST.fetch(url, tmp_path / "img")
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    assert url in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_https_with_a_trusted_certificate_downloads(
+    https_server: RawServer,
+    self_signed: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The control: the same server, its certificate trusted (as a host's corporate CA is,
+    through OpenSSL's SSL_CERT_FILE), serves the file; so the failure above was the check."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(self_signed[0]))
+    url = https_server.url().replace("http://", "https://")
+    assert FAST.fetch(url, tmp_path / "img") is FetchOutcome.DOWNLOADED
+    assert (tmp_path / "img").read_bytes() == IMAGE

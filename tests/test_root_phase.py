@@ -551,7 +551,10 @@ def test_ubuntu_local_image_makes_no_request(
 ) -> None:
     mirror.serve(SQUASHFS, images.squashfs.read_bytes())
     env = ubuntu_env(tmp_path, mirror.url, DIB_LOCAL_IMAGE=str(images.squashfs))
-    build_dir = kept(ubuntu_build(tmp_path, env), clean)
+    result = ubuntu_build(tmp_path, env)
+    # Skipping the checksum is the user's explicit choice, and the log says so.
+    assert "without a SHA-256 check" in " ".join(result.stderr.split()), describe(result)
+    build_dir = kept(result, clean)
     check_ubuntu_tree(build_dir / "root")
     assert mirror.requests() == []
     assert not (tmp_path / "cache" / SQUASHFS).exists()
