@@ -1,0 +1,1 @@
+"""dibpy-hello: an example element package (the hello-motd element)."""
