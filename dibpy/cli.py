@@ -52,7 +52,9 @@ def parser() -> argparse.ArgumentParser:
     selection.add_argument(
         "-n", dest="skip_base", action="store_true", help="do not add the base element"
     )
-    selection.add_argument("elements", nargs="+", metavar="ELEMENT")
+    selection.add_argument(
+        "elements", nargs="+", metavar="ELEMENT", help="the elements to build from, by name"
+    )
 
     build = commands.add_parser(
         "build",
@@ -173,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
         description="Show an element's doc, DEPENDS/PROVIDES/CONFLICTS, its hooks per phase, "
         "the settings it reads with their defaults, and where it was found.",
     )
-    show_cmd.add_argument("element", metavar="ELEMENT")
+    show_cmd.add_argument("element", metavar="ELEMENT", help="the element's name")
     show_cmd.add_argument("--json", action="store_true", help="print it as JSON")
 
     completion = commands.add_parser(
@@ -183,7 +185,7 @@ def parser() -> argparse.ArgumentParser:
         "`source <(dibpy completion bash)` (or save it in "
         "/etc/bash_completion.d/dibpy); zsh: save it as _dibpy in a directory on $fpath.",
     )
-    completion.add_argument("shell", choices=["bash", "zsh"], metavar="SHELL")
+    completion.add_argument("shell", choices=["bash", "zsh"], metavar="SHELL", help="the shell")
 
     boot = commands.add_parser(
         "boot",
@@ -192,7 +194,7 @@ def parser() -> argparse.ArgumentParser:
         "a snapshot, so the image is not changed. With --expect, wait for a pattern on the "
         "serial console and exit 0 when it shows, 1 (with the last console lines) when not.",
     )
-    boot.add_argument("image", type=Path)
+    boot.add_argument("image", type=Path, help="the disk image (qcow2, raw, ...)")
     boot.add_argument(
         "--efi",
         action="store_true",
@@ -200,8 +202,16 @@ def parser() -> argparse.ArgumentParser:
         help="boot with UEFI firmware (default: when the disk has an ESP)",
     )
     boot.add_argument("--expect", metavar="REGEX", help="wait for REGEX on the console")
-    boot.add_argument("--timeout", type=float, default=600, metavar="SECONDS")
-    boot.add_argument("--memory", default="1024", metavar="MiB")
+    boot.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="how long --expect waits (default: %(default)s)",
+    )
+    boot.add_argument(
+        "--memory", default="1024", metavar="MiB", help="guest memory (default: %(default)s)"
+    )
     return top
 
 
