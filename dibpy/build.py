@@ -198,6 +198,18 @@ class Build:
                 self._cleanup_after_failure(ctx, workspace)
             raise
         self._run_phase(Phase.CLEANUP, ctx)
+        try:
+            self._write_outputs(ctx, workspace, destinations)
+        except (KeyboardInterrupt, BuildInterrupted) as exc:
+            raise BuildInterrupted(
+                "Interrupted after the cleanup phase, while the disk image was assembled and "
+                "the outputs written; no partial output was left."
+            ) from exc
+
+    def _write_outputs(
+        self, ctx: BuildContext, workspace: Workspace, destinations: dict[str, Path]
+    ) -> None:
+        """Release the tree, tidy it, make the disk and write every output format."""
         workspace.release_all_tree_mounts()
         tree.restore_resolver(ctx.target_root)
         tree.tidy(ctx.target_root)
@@ -360,7 +372,9 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    if received:
+    # Raise only if nothing is failing already: the first error (which says where the build
+    # was interrupted) is the one to report.
+    if received and sys.exc_info()[1] is None:
         raise BuildInterrupted("Interrupted; the build was stopped and cleaned up.")
 
 

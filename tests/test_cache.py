@@ -18,6 +18,7 @@ import email.utils
 import hashlib
 import io
 import os
+import stat
 import subprocess
 import sys
 import tarfile
@@ -208,6 +209,9 @@ def assert_cache_holds_the_tarball(cache: Path) -> None:
     assert [n for n in names if n not in GOOD_CACHE] == []  # no .part, nothing else
     assert (cache / TARBALL_NAME).read_bytes() == TARBALL
     assert (cache / "SHA256SUMS.served").read_bytes() == SUMS
+    for path in cache.iterdir():  # sane permissions: readable, writable by the owner only
+        assert not path.is_symlink(), path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
 
 
 # --- concurrency -------------------------------------------------------------------------

@@ -346,3 +346,180 @@ def test_the_disk_image_does_not_fit_in_the_build_directory(
     assert_left_as_it_was(tmp_path, small_tmpfs, loops)
     assert list(small_tmpfs.iterdir()) == []
     assert_next_build_succeeds(tmp_path, env)
+
+
+# --- more ways to stop a build -----------------------------------------------------------
+
+DAEMON_THEN_FAIL = '''
+"""Starts a daemon in the chroot, then fails."""
+from dibpy import install_hook
+
+DEPENDS = ["tiny-busybox"]
+
+
+@install_hook(order=50)
+def fault(ctx):
+    ctx.chroot.run(
+        ["/bin/busybox", "start-stop-daemon", "-S", "-b", "-x", "/bin/sleep", "--",
+         "{seconds}"]
+    )
+    raise RuntimeError("the fault the test injected")
+'''
+
+
+def test_a_daemon_left_by_a_failing_hook_is_killed_and_named(tmp_path: Path, seconds: str) -> None:
+    loops = losetup()
+    elements = tmp_path / "elements"
+    make_element(elements, "faulty", DAEMON_THEN_FAIL.format(seconds=seconds))
+    env = clean_env(tmp_path)
+    done = subprocess.run(
+        argv(tmp_path, elements, "tiny-busybox", "faulty"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "The install phase failed in hook 'fault' of element 'faulty'" in error_of(done.stderr)
+    log = " ".join(done.stderr.split())
+    assert "left running in the chroot" in log and "(sleep)" in log, done.stderr
+    assert_left_as_it_was(tmp_path, tmp_path / "tmp", loops, seconds)
+
+
+PYTHON_SLEEPER = '''
+"""Sleeps in Python (no command running) in the {phase} phase."""
+import time
+from pathlib import Path
+
+from dibpy import {decorator}
+
+DEPENDS = ["tiny-busybox"]
+
+
+@{decorator}(order=50)
+def fault(ctx):
+    Path({marker!r}).write_text("asleep")
+    time.sleep(600)
+'''
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("phase", ["root", "finalise"])
+def test_a_signal_while_a_hook_runs_python(tmp_path: Path, phase: str, sig: signal.Signals) -> None:
+    loops = losetup()
+    marker = tmp_path / "asleep"
+    elements = tmp_path / "elements"
+    text = PYTHON_SLEEPER.format(phase=phase, decorator=f"{phase}_hook", marker=str(marker))
+    make_element(elements, "faulty", text)
+    env = clean_env(tmp_path)
+    proc = start(tmp_path, elements, env)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    error = error_of(err)
+    assert f"Interrupted during the {phase} phase, in hook 'fault' of element 'faulty'" in error
+    assert_left_as_it_was(tmp_path, tmp_path / "tmp", loops)
+
+
+SLOW_CLEANUP = '''
+"""Sleeps in a chroot command in install; its cleanup hook takes a second."""
+import time
+
+from dibpy import cleanup_hook, install_hook
+
+DEPENDS = ["tiny-busybox"]
+
+
+@install_hook(order=50)
+def fault(ctx):
+    ctx.chroot.run(["/bin/busybox", "sleep", "{seconds}"])
+
+
+@cleanup_hook(order=50)
+def slow_cleanup(ctx):
+    time.sleep(1)
+    (ctx.target_root / "cleaned").write_text("yes")
+'''
+
+
+def test_ctrl_c_twice_still_cleans_up(tmp_path: Path, seconds: str) -> None:
+    """An impatient second SIGINT while the build cleans up (its cleanup hook runs for a
+    second) does not cut the clean-up short."""
+    loops = losetup()
+    elements = tmp_path / "elements"
+    make_element(elements, "faulty", SLOW_CLEANUP.format(seconds=seconds))
+    env = clean_env(tmp_path)
+    proc = start(tmp_path, elements, env)
+    wait_for_sleeper(seconds, proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.4)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "while cleaning up; finishing the clean-up first" in err
+    error = error_of(err)
+    assert "Interrupted during the install phase, in hook 'fault' of element 'faulty'" in error
+    assert_left_as_it_was(tmp_path, tmp_path / "tmp", loops, seconds)
+    assert_next_build_succeeds(tmp_path, env)
+
+
+BIG_TREE = '''
+"""Adds 96 MiB of random bytes to the tree, so that writing the output takes a while."""
+import os
+
+from dibpy import root_hook
+
+DEPENDS = ["tiny-busybox"]
+
+
+@root_hook(order=50)
+def bulk(ctx):
+    with open(ctx.target_root / "bulk", "wb") as stream:
+        for _ in range(96):
+            stream.write(os.urandom(1 << 20))
+'''
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_output_is_written_leaves_no_output(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """-t squashfs (xz) of a 96 MiB tree: interrupted while mksquashfs writes, there is
+    neither out.squashfs nor a partial file beside it."""
+    loops = losetup()
+    elements = tmp_path / "elements"
+    make_element(elements, "big", BIG_TREE)
+    env = clean_env(tmp_path)
+    proc = subprocess.Popen(
+        argv(tmp_path, elements, "tiny-busybox", "big", fmt="squashfs"),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    partial = tmp_path / ".out.squashfs.partial"
+    deadline = time.monotonic() + 120
+    while not partial.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    error = error_of(err)
+    assert "Interrupted after the cleanup phase, while" in error
+    assert "the outputs written" in error
+    assert not (tmp_path / "out.squashfs").exists()
+    assert not partial.exists()
+    assert_left_as_it_was(tmp_path, tmp_path / "tmp", loops)
