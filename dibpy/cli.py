@@ -28,6 +28,14 @@ from dibpy.settings import parse_bool
 
 logger = logging.getLogger("dibpy.cli")
 
+# Shell completion of element names: what `dibpy elements --names` lists (ELEMENTS_PATH,
+# entry points, built-ins), computed when TAB is pressed.
+ELEMENT_NAMES = {"bash": "_dibpy_element_names", "zsh": "($(dibpy elements --names 2>/dev/null))"}
+COMPLETION_PREAMBLE = {
+    "bash": "_dibpy_element_names() {\n"
+    '  compgen -W "$(dibpy elements --names 2>/dev/null)" -- "$1"\n}\n'
+}
+
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
@@ -52,9 +60,10 @@ def parser() -> argparse.ArgumentParser:
     selection.add_argument(
         "-n", dest="skip_base", action="store_true", help="do not add the base element"
     )
-    selection.add_argument(
+    element_names = selection.add_argument(
         "elements", nargs="+", metavar="ELEMENT", help="the elements to build from, by name"
     )
+    element_names.complete = ELEMENT_NAMES  # type: ignore[attr-defined]
 
     build = commands.add_parser(
         "build",
@@ -166,7 +175,8 @@ def parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
 
-    commands.add_parser("elements", parents=[paths], help="list every element found")
+    listing = commands.add_parser("elements", parents=[paths], help="list every element found")
+    listing.add_argument("--names", action="store_true", help="only the names, one a line")
 
     show_cmd = commands.add_parser(
         "show",
@@ -175,7 +185,8 @@ def parser() -> argparse.ArgumentParser:
         description="Show an element's doc, DEPENDS/PROVIDES/CONFLICTS, its hooks per phase, "
         "the settings it reads with their defaults, and where it was found.",
     )
-    show_cmd.add_argument("element", metavar="ELEMENT", help="the element's name")
+    shown = show_cmd.add_argument("element", metavar="ELEMENT", help="the element's name")
+    shown.complete = ELEMENT_NAMES  # type: ignore[attr-defined]
     show_cmd.add_argument("--json", action="store_true", help="print it as JSON")
 
     completion = commands.add_parser(
@@ -227,7 +238,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "show":
             return _show(args)
         if args.command == "completion":
-            print(shtab.complete(parser(), args.shell), end="")
+            print(
+                shtab.complete(
+                    parser(), args.shell, preamble=COMPLETION_PREAMBLE.get(args.shell, "")
+                ),
+                end="",
+            )
             return 0
         if args.command == "boot":
             return _boot(args)
@@ -260,6 +276,9 @@ def _elements(args: argparse.Namespace) -> int:
     index = ElementIndex.discover(
         [Path(p) for p in args.element_path], os.environ.get("ELEMENTS_PATH", "")
     )
+    if args.names:
+        print("\n".join(index.names()))
+        return 0
     for name in index.names():
         try:
             summary = index.get(name).summary

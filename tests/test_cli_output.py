@@ -9,6 +9,7 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,7 +162,12 @@ def test_bash_completion_completes_commands_and_options(
             f'_shtab_dibpy dibpy "{words[-1]}" "{words[-2]}"; printf "%s\\n" "${{COMPREPLY[@]}}"'
         )
         ran = subprocess.run(
-            ["bash", "-c", probe], capture_output=True, text=True, check=True, timeout=30
+            ["bash", "-c", probe],
+            env={**cli_env, "PATH": f"{Path(sys.executable).parent}:{cli_env['PATH']}"},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         )
         return sorted(ran.stdout.split())
 
@@ -169,6 +175,22 @@ def test_bash_completion_completes_commands_and_options(
     assert complete("dibpy", "b") == ["boot", "build"]
     assert complete("dibpy", "build", "--no-p") == ["--no-progress"]
     assert complete("dibpy", "build", "--stop-after", "pre-") == ["pre-finalise", "pre-install"]
+    # Element names, as `dibpy elements --names` finds them (here: the built-ins).
+    assert complete("dibpy", "show", "deb") == ["debian-minimal", "debootstrap"]
+    assert complete("dibpy", "build", "-n", "ubuntu-m") == ["ubuntu-minimal"]
+    assert complete("dibpy", "plan", "vm", "block-device-") == [
+        "block-device-efi",
+        "block-device-gpt",
+        "block-device-mbr",
+    ]
+
+
+def test_elements_names(element_dir: Path, cli_env: dict[str, str], tmp_path: Path) -> None:
+    done = run_dibpy(["elements", "--names", "--element-path", str(element_dir)], cli_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    names = done.stdout.splitlines()
+    assert names == sorted(names)
+    assert {"test-os", "dpkg", "vm"} <= set(names)
 
 
 def test_zsh_completion_script(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -243,7 +265,6 @@ def build_argv(tmp_path: Path, *extra: str) -> list[str]:
 def in_a_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> str:
     """Run ``python -m dibpy ARGV`` with a pseudo-terminal as stdout and stderr."""
     import shlex
-    import sys
 
     command = shlex.join([sys.executable, "-m", "dibpy", *argv])
     done = subprocess.run(
