@@ -337,3 +337,56 @@ def test_every_error_class_exported_is_a_dib_error() -> None:
     errors = [e for e in exported if isinstance(e, type) and issubclass(e, Exception)]
     assert len(errors) >= 10
     assert all(issubclass(e, dibpy.DibError) for e in errors)
+
+
+# --- download progress --------------------------------------------------------------------
+
+FETCHING = '''
+"""Downloads a file in its root hook."""
+from dibpy import BuildContext, ElementSettings, root_hook, setting
+
+DEPENDS = ["tiny-busybox"]
+
+
+class FetchSettings(ElementSettings):
+    url: str = setting("FETCH_URL")
+
+
+@root_hook(order=20)
+def fetch_blob(ctx: BuildContext) -> None:
+    """Fetch FETCH_URL into the cache."""
+    ctx.fetcher.fetch(ctx.settings(FetchSettings).url, ctx.image_cache / "blob.bin")
+'''
+
+
+@pytest.mark.root
+@pytest.mark.skipif(not IS_ROOT or not BUSYBOX.is_file(), reason="needs root and busybox")
+def test_download_progress_events(tmp_path: Path, elements: Path, httpserver: Any) -> None:
+    blob = bytes(range(256)) * (3 * 4096 + 7)  # about 3 MiB: several chunks
+    httpserver.expect_request("/files/blob.bin").respond_with_data(blob)
+    url = httpserver.url_for("/files/blob.bin").replace("//", "//fetcher:s3cret@", 1)
+    make_element(elements, "api-fetching", FETCHING)
+    received: list[events.Event] = []
+    dibpy.build(
+        ["api-fetching"],
+        output=tmp_path / "fetched",
+        formats=["tar"],
+        element_paths=[EXAMPLES, elements],
+        skip_base=True,
+        env=clean_env(tmp_path, FETCH_URL=url, no_proxy="127.0.0.1,localhost"),
+        on_event=received.append,
+    )
+    assert (tmp_path / "cache" / "blob.bin").read_bytes() == blob
+    started = next(i for i, e in enumerate(received) if getattr(e, "hook", "") == "fetch_blob")
+    finished = next(
+        i
+        for i, e in enumerate(received)
+        if isinstance(e, events.HookFinished) and e.hook == "fetch_blob"
+    )
+    progress = [e for e in received if isinstance(e, events.DownloadProgress)]
+    assert len(progress) >= 3
+    assert all(started < received.index(e) < finished for e in progress)
+    assert all(e.total == len(blob) for e in progress)
+    done = [e.done for e in progress]
+    assert done == sorted(done) and done[-1] == len(blob)
+    assert {e.url for e in progress} == {url.replace("s3cret", "***")}
