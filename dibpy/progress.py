@@ -88,6 +88,7 @@ class TerminalView:
         self.download_started: dict[str, float] = {}
         self.finished: list[events.HookFinished] = []
         self.phase = ""
+        self.running: events.HookStarted | None = None
 
     def __enter__(self) -> TerminalView:
         self.live.start()
@@ -100,6 +101,12 @@ class TerminalView:
         tb: TracebackType | None,
     ) -> None:
         self.live.stop()
+        if exc is not None and self.running is not None:
+            hook = self.running
+            self.console.print(
+                f"  [red]failed[/red] {hook.phase.value:<11} {hook.hook} ({hook.element})",
+                highlight=False,
+            )
         if self.finished:
             self.console.print(timing_table(self.finished))
 
@@ -115,8 +122,10 @@ class TerminalView:
             self.phase = event.phase.value
             self._describe(f"[bold]{self.phase}[/bold]")
         elif isinstance(event, events.HookStarted):
+            self.running = event
             self._describe(f"[bold]{self.phase}[/bold] {event.hook} ({event.element})")
         elif isinstance(event, events.HookFinished):
+            self.running = None
             self.finished.append(event)
             self.console.print(
                 f"  [green]done[/green] {event.phase.value:<13} {event.hook} ({event.element}) "

@@ -233,6 +233,19 @@ def test_terminal_view_shows_hooks_downloads_outputs_and_the_timing_table() -> N
     assert re.search(r"│ total +│ +3\.75", table), table
 
 
+def test_terminal_view_names_the_hook_that_failed() -> None:
+    console = Console(record=True, force_terminal=True, width=100, color_system=None)
+    with pytest.raises(RuntimeError), progress.TerminalView(console) as view:
+        view.on_event(events.PhaseStarted(Phase.INSTALL, 2))
+        view.on_event(events.HookStarted(Phase.INSTALL, "tiny-busybox", "install_applets", 20))
+        view.on_event(events.HookFinished(Phase.INSTALL, "tiny-busybox", "install_applets", 1.0))
+        view.on_event(events.HookStarted(Phase.INSTALL, "broken", "explode", 30))
+        raise RuntimeError("the build failed")
+    text = console.export_text()
+    assert re.search(r"failed install +explode \(broken\)", text), text
+    assert "install_applets" in text[text.index("Hook timings") :]
+
+
 def test_plain_view_reports_downloads_by_quarters(caplog: pytest.LogCaptureFixture) -> None:
     view = progress.PlainView()
     with caplog.at_level(logging.INFO, logger="dibpy.progress"):
