@@ -110,19 +110,23 @@ class Chroot:
 
     def kill_leftovers(self) -> list[int]:
         """Kill every process whose root is this tree (a daemon a package started, say)."""
-        victims = processes_rooted_in(self.root)
-        for pid, name in victims:
-            log.warning(
-                "Killing process %d (%s) left running in the chroot %s", pid, name, self.root
-            )
-            _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while victims and time.monotonic() < deadline:
-            victims = [(p, n) for p, n in victims if _alive(p)]
-            time.sleep(0.05)
-        for pid, _ in victims:
-            _signal(pid, signal.SIGKILL)
-        return [pid for pid, _ in victims]
+        return kill_processes_in(self.root)
+
+
+def kill_processes_in(root: Path) -> list[int]:
+    """Kill every process whose root directory is ``root`` or below it, saying which: SIGTERM,
+    then SIGKILL for those still running after 5 seconds. Returns the pids SIGKILLed."""
+    victims = processes_rooted_in(root)
+    for pid, name in victims:
+        log.warning("Killing process %d (%s) left running in the chroot %s", pid, name, root)
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while victims and time.monotonic() < deadline:
+        victims = [(p, n) for p, n in victims if _alive(p)]
+        time.sleep(0.05)
+    for pid, _ in victims:
+        _signal(pid, signal.SIGKILL)
+    return [pid for pid, _ in victims]
 
 
 def processes_rooted_in(root: Path) -> list[tuple[int, str]]:

@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from dibpy import mounts
+from dibpy.chroot import kill_processes_in
 from dibpy.errors import BuildError, InputError
 from dibpy.run import Runner
 
@@ -53,14 +54,18 @@ class Workspace:
         self._tree_mounts.close()
 
     def release_all_tree_mounts(self) -> None:
-        """Release the tree's mounts, also those a hook made without registering them."""
+        """Release the tree's mounts, also those a hook made without registering them, once
+        nothing runs in the tree any more."""
+        kill_processes_in(self.target_root)
         self.release_tree_mounts()
         for leftover in mounts.mounts_under(self.target_root):
             log.warning("Unmounting %s, which a hook left mounted", leftover)
             mounts.unmount(self.runner, leftover)
 
     def close(self, *, remove: bool) -> None:
-        """Release every mount; then remove the build directory if asked."""
+        """Kill what still runs in the build directory (a process a hook started outside a
+        chroot session), release every mount, then remove the directory if asked."""
+        kill_processes_in(self.build_dir)
         try:
             self.release_tree_mounts()
         finally:

@@ -97,7 +97,7 @@ def sleepers(seconds: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"sleep" in argv and seconds.encode() in argv:
+        if any(a.endswith(b"sleep") for a in argv) and seconds.encode() in argv:
             found.append(int(entry.name))
     return found
 
@@ -523,3 +523,53 @@ def test_a_signal_while_the_output_is_written_leaves_no_output(
     assert not (tmp_path / "out.squashfs").exists()
     assert not partial.exists()
     assert_left_as_it_was(tmp_path, tmp_path / "tmp", loops)
+
+
+HOST_DAEMON = '''
+"""Starts a process in the tree from the host, outside any chroot session (as debootstrap's
+second stage does, or a hook with its own subprocess), and leaves it running."""
+import subprocess
+
+from dibpy import install_hook
+
+DEPENDS = ["tiny-busybox"]
+
+
+@install_hook(order=50)
+def fault(ctx):
+    subprocess.Popen(
+        ["chroot", ctx.target_root, "/bin/busybox", "sleep", "{seconds}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    {end}
+'''
+
+
+@pytest.mark.parametrize("end", ["fails", "succeeds"])
+def test_a_process_a_host_command_left_in_the_tree_is_killed(
+    tmp_path: Path, seconds: str, end: str
+) -> None:
+    loops = losetup()
+    elements = tmp_path / "elements"
+    body = 'raise RuntimeError("the fault the test injected")' if end == "fails" else "pass"
+    make_element(elements, "faulty", HOST_DAEMON.format(seconds=seconds, end=body))
+    env = clean_env(tmp_path)
+    done = subprocess.run(
+        argv(tmp_path, elements, "tiny-busybox", "faulty", fmt="tar"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sleepers(seconds) == []
+    assert done.returncode == (1 if end == "fails" else 0), done.stderr
+    log = " ".join(done.stderr.split())
+    assert "left running in the chroot" in log and "(busybox)" in log, done.stderr
+    assert processes_under(tmp_path) == []
+    assert mount_points_under(tmp_path) == []
+    assert losetup() == loops
+    assert build_dirs(tmp_path / "tmp") == []
