@@ -390,3 +390,31 @@ def test_download_progress_events(tmp_path: Path, elements: Path, httpserver: An
     done = [e.done for e in progress]
     assert done == sorted(done) and done[-1] == len(blob)
     assert {e.url for e in progress} == {url.replace("s3cret", "***")}
+
+
+class StopHere(Exception):
+    pass
+
+
+@pytest.mark.root
+@pytest.mark.skipif(not IS_ROOT or not BUSYBOX.is_file(), reason="needs root and busybox")
+def test_an_exception_in_on_event_stops_the_build_and_releases_everything(
+    tmp_path: Path, elements: Path
+) -> None:
+    def stop_in_install(event: events.Event) -> None:
+        if isinstance(event, events.HookStarted) and event.phase.value == "install":
+            raise StopHere
+
+    with pytest.raises(StopHere):
+        dibpy.build(
+            ["api-custom"],
+            output=tmp_path / "stopped",
+            formats=["tar"],
+            element_paths=[EXAMPLES, elements],
+            skip_base=True,
+            env=clean_env(tmp_path),
+            on_event=stop_in_install,
+        )
+    assert not (tmp_path / "stopped.tar").exists()
+    assert build_dirs(tmp_path / "tmp") == []
+    assert mount_lines(tmp_path) == []
