@@ -8,6 +8,7 @@ from typing import Any
 from pydantic_core import PydanticUndefined
 
 from dibpy.elements import Element, ElementIndex
+from dibpy.hosttools import declared_tools
 from dibpy.phases import PHASES
 from dibpy.settings import ElementSettings
 
@@ -63,6 +64,7 @@ def element_info(index: ElementIndex, name: str) -> dict[str, Any]:
     """What ``dibpy show --json`` prints for element ``name``."""
     element = index.get(name)
     packages = getattr(element.module, "PACKAGES", None) if element.module else None
+    host_tools = getattr(element.module, "HOST_TOOLS", None) if element.module else None
     return {
         "name": element.name,
         "doc": element.doc.strip(),
@@ -73,6 +75,7 @@ def element_info(index: ElementIndex, name: str) -> dict[str, Any]:
         "conflicts": list(element.conflicts),
         "environment": dict(element.environment),
         "packages": sorted(packages) if isinstance(packages, dict) else [],
+        "host_tools": declared_tools(name, host_tools) if host_tools is not None else {},
         "hooks": {
             phase.value: [
                 {"order": h.order, "hook": h.name, "doc": h.doc}
@@ -98,6 +101,12 @@ def render(info: dict[str, Any]) -> str:
         lines += [f"  {k}={v}" for k, v in info["environment"].items()]
     if info["packages"]:
         lines.append(f"PACKAGES:   {' '.join(info['packages'])}")
+    if info["host_tools"]:
+        tools = (
+            f"{tool} ({package})" if package else tool
+            for tool, package in info["host_tools"].items()
+        )
+        lines.append(f"HOST_TOOLS: {' '.join(tools)}")
     lines.append("")
     lines.append("Hooks:" if info["hooks"] else "Hooks: none")
     for phase, hooks in info["hooks"].items():

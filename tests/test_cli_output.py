@@ -65,6 +65,7 @@ PROVIDES = ["showable"]
 CONFLICTS = ["other-thing"]
 ENVIRONMENT = {"SHOW_MODE": "loud"}
 PACKAGES = {"curl": None, "jq": {"phase": "pre-install"}}
+HOST_TOOLS = {"xz": "xz-utils", "tar": ""}
 
 
 class ShowSettings(ElementSettings):
@@ -101,6 +102,7 @@ def test_show_text(element_dir: Path, cli_env: dict[str, str], tmp_path: Path) -
     assert "CONFLICTS:  other-thing" in out
     assert "SHOW_MODE=loud" in out
     assert "PACKAGES:   curl jq" in out
+    assert "HOST_TOOLS: xz (xz-utils) tar (tar)" in out
     hooks = out[out.index("Hooks:") : out.index("Settings:")]
     assert re.search(r"root:\n +05  first  The first root hook\.\n +40  second", hooks), hooks
     assert re.search(r"cleanup:\n +90  tidy\n", hooks), hooks
@@ -117,6 +119,7 @@ def test_show_json(element_dir: Path, cli_env: dict[str, str], tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     assert info["origin"] == "path"
+    assert info["host_tools"] == {"xz": "xz-utils", "tar": "tar"}
     assert info["hooks"] == {
         "root": [
             {"order": 5, "hook": "first", "doc": "The first root hook."},
