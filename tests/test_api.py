@@ -127,7 +127,19 @@ def test_plan_errors_are_input_errors_with_exit_code_2(elements: Path, tmp_path:
     assert isinstance(caught.value, dibpy.InputError)
     assert caught.value.exit_code == 2
     assert "api-custom" in str(caught.value)  # the close match is suggested
+    assert isinstance(caught.value, dibpy.ElementNotFoundError)
+    assert caught.value.element == "api-custm"
     assert (caught.value.phase, caught.value.hook) == (None, None)
+
+
+def test_a_broken_element_is_an_element_load_error_naming_it(
+    elements: Path, tmp_path: Path
+) -> None:
+    make_element(elements, "api-broken", "DEPENDS = 'not-a-list'\n")
+    with pytest.raises(dibpy.ElementLoadError) as caught:
+        dibpy.plan(["api-broken"], element_paths=[EXAMPLES, elements], env=clean_env(tmp_path))
+    assert caught.value.element == "api-broken"
+    assert caught.value.exit_code == 2
 
 
 # --- a real build -------------------------------------------------------------------------

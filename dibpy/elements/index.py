@@ -94,7 +94,11 @@ class ElementIndex:
     def get(self, name: str) -> Element:
         """Load ``name`` (once per index) and return it."""
         if name not in self._loaded:
-            self._loaded[name] = _load(self.source(name))
+            try:
+                self._loaded[name] = _load(self.source(name))
+            except ElementLoadError as exc:
+                exc.element = exc.element or name  # the field programs read
+                raise
         return self._loaded[name]
 
     def providers(self, virtual: str) -> list[str]:
@@ -114,10 +118,12 @@ class ElementIndex:
         close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6)
         needed = f" (needed by {needed_by!r})" if needed_by else ""
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        return ElementNotFoundError(
+        error = ElementNotFoundError(
             f"Element {name!r}{needed} was not found. Searched: {'; '.join(self.searched)}."
             f"{hint} Add its directory with --element-path or ELEMENTS_PATH."
         )
+        error.element = name
+        return error
 
 
 def _scan_directory(directory: Path, kind: str) -> list[ElementSource]:
