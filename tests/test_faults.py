@@ -573,3 +573,29 @@ def test_a_process_a_host_command_left_in_the_tree_is_killed(
     assert mount_points_under(tmp_path) == []
     assert losetup() == loops
     assert build_dirs(tmp_path / "tmp") == []
+
+
+@pytest.mark.parametrize("phase", ALL_PHASES)
+def test_ctrl_c_to_the_whole_process_group(tmp_path: Path, phase: str, seconds: str) -> None:
+    """Ctrl-C in a terminal reaches dibpy and the command it runs at once (SIGINT to the
+    process group): the build reports the interruption, not the command's death."""
+    loops = losetup()
+    elements = write_faulty(tmp_path, phase, BODIES["sleeps"].format(seconds=seconds))
+    env = clean_env(tmp_path)
+    proc = subprocess.Popen(
+        argv(tmp_path, elements, "tiny-busybox", "faulty"),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for_sleeper(seconds, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    error = error_of(err)
+    assert f"Interrupted during the {phase} phase, in hook 'fault' of element 'faulty'" in error
+    assert_left_as_it_was(tmp_path, tmp_path / "tmp", loops, seconds)
