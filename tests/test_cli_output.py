@@ -285,6 +285,7 @@ def in_a_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> str:
     command = shlex.join([sys.executable, "-m", "dibpy", *argv])
     done = subprocess.run(
         ["script", "-qec", command, "/dev/null"],
+        stdin=subprocess.DEVNULL,  # as in CI, which has no standard input
         env={**env, "COLUMNS": "120", "TERM": "xterm"},
         cwd=cwd,
         capture_output=True,
