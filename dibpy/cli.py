@@ -160,8 +160,8 @@ def parser() -> argparse.ArgumentParser:
         "--log-file",
         type=Path,
         metavar="FILE",
-        help="also write the whole log, timestamped, to FILE (implies DIB_QUIET=1 unless "
-        "DIB_QUIET is set, as in DIB)",
+        help="also write the whole log, timestamped, to FILE; the log lines then leave "
+        "stderr (DIB_QUIET=1 is implied unless DIB_QUIET is set, as in DIB)",
     )
     build.add_argument(
         "--no-progress",
@@ -297,18 +297,21 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quiet(env: dict[str, str], log_file: Path | None) -> bool:
-    """DIB_QUIET=1 hides the log on the terminal; --log-file implies it unless it is set."""
+def _quiet(env: dict[str, str], log_file: Path | None) -> tuple[bool, bool]:
+    """(quiet, asked): DIB_QUIET=1 hides the log lines on stderr, and --log-file implies it
+    unless DIB_QUIET is set, as in DIB; ``asked`` is whether DIB_QUIET=1 itself was set."""
     value = env.get("DIB_QUIET", "")
     if value == "":
-        return log_file is not None
-    return parse_bool("DIB_QUIET", value)
+        return log_file is not None, False
+    asked = parse_bool("DIB_QUIET", value)
+    return asked, asked
 
 
 def _build(args: argparse.Namespace, argv: list[str]) -> int:
     env = dict(os.environ)
-    quiet = _quiet(env, args.log_file)
-    fancy = not (quiet or args.no_progress or args.debug) and sys.stderr.isatty()
+    quiet, asked = _quiet(env, args.log_file)
+    # The progress display shows no log lines, so --log-file keeps it; DIB_QUIET=1 does not.
+    fancy = not (asked or args.no_progress or args.debug) and sys.stderr.isatty()
     console = Console(stderr=True) if fancy else None
     log.setup(debug=args.debug, quiet=quiet, log_file=args.log_file, console=console)
     view: progress.TerminalView | progress.PlainView

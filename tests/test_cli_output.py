@@ -331,6 +331,21 @@ def test_a_terminal_gets_the_progress_display(tmp_path: Path) -> None:
 
 @pytest.mark.root
 @needs_build
+def test_a_terminal_with_a_log_file_keeps_the_display_and_dib_quiet_silences_it(
+    tmp_path: Path,
+) -> None:
+    log_file = tmp_path / "build.log"
+    screen = in_a_terminal(
+        build_argv(tmp_path, "--log-file", str(log_file)), clean_env(tmp_path), tmp_path
+    )
+    assert "Hook timings" in screen
+    assert "$ chroot" in log_file.read_text()
+    quiet = in_a_terminal(build_argv(tmp_path), clean_env(tmp_path, DIB_QUIET="1"), tmp_path)
+    assert quiet.split() == [str(tmp_path / "out.tar"), str(tmp_path / "out.manifest.json")]
+
+
+@pytest.mark.root
+@needs_build
 def test_no_progress_on_a_terminal_gives_plain_lines(tmp_path: Path) -> None:
     screen = in_a_terminal(build_argv(tmp_path, "--no-progress"), clean_env(tmp_path), tmp_path)
     assert "Hook timings" not in screen
