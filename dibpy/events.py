@@ -1,7 +1,9 @@
 """Typed events a build reports while it runs (``dibpy.build(..., on_event=callback)``).
 
 Every event is a frozen dataclass; ``at`` is the wall-clock time (``time.time()``) when it
-happened. A build calls ``on_event`` from the thread that runs it, in this order::
+happened. A build calls ``on_event`` from the thread that runs it (except the LogLine events
+of a command's standard error while its output is captured, which come from the thread
+reading it), in this order::
 
     BuildStarted
       PhaseStarted                      (for each phase that has hooks)
