@@ -23,3 +23,10 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("mypy", "--strict", "dibpy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Time dibpy's builds, and dibpy against DIB on tar (root, network, ~25 min): bench/."""
+    session.install(".", "psutil")
+    session.run("python", "bench/run.py", *session.posargs)
