@@ -27,7 +27,7 @@ from dibpy.phases import PHASES, Phase
 from dibpy.plan import Plan
 from dibpy.run import Runner
 from dibpy.settings import ElementSettings, read_settings
-from dibpy.workspace import Workspace
+from dibpy.workspace import Workspace, use_tmpfs
 
 log = logging.getLogger("dibpy.build")
 
@@ -97,8 +97,11 @@ class Build:
         c = self.config
         self._started = time.time()
         self.emit(events.BuildStarted(c.image_name, self.plan.elements, c.formats))
-        workspace = Workspace(self.config.tmp_dir, self.runner)
         keep = self.config.keep_build_dir or self.config.stop_after is not None
+        tmpfs = not keep and use_tmpfs(
+            no_tmpfs=self.config.no_tmpfs, min_tmpfs_gb=self.config.min_tmpfs_gb
+        )
+        workspace = Workspace(self.config.tmp_dir, self.runner, tmpfs=tmpfs)
         try:
             with _signals_as_exceptions():
                 ctx = self._context(workspace)

@@ -138,6 +138,18 @@ def parser() -> argparse.ArgumentParser:
         "--keep-build-dir", action="store_true", help="do not remove the build directory at the end"
     )
     build.add_argument(
+        "--no-tmpfs",
+        action="store_true",
+        default=None,
+        help="build on disk, not in a tmpfs (DIB_NO_TMPFS)",
+    )
+    build.add_argument(
+        "--min-tmpfs",
+        type=int,
+        metavar="GB",
+        help="use a tmpfs only with at least twice this much memory, default 2 (DIB_MIN_TMPFS)",
+    )
+    build.add_argument(
         "--image-cache",
         type=Path,
         metavar="DIR",
@@ -346,6 +358,8 @@ def _run_build(
         env=env,
         stop_after=args.stop_after,
         keep_build_dir=args.keep_build_dir or None,
+        no_tmpfs=args.no_tmpfs,
+        min_tmpfs_gb=args.min_tmpfs,
         image_cache=args.image_cache,
         offline=args.offline,
         packages=tuple(p for group in args.packages for p in group.split(",") if p),

@@ -56,6 +56,8 @@ class BuildConfig(BaseModel):
     element_paths: tuple[Path, ...] = ()
     stop_after: Phase | None = None
     keep_build_dir: bool = False
+    no_tmpfs: bool = False
+    min_tmpfs_gb: int = 2
     image_cache: Path
     tmp_dir: Path = Path("/tmp")
     offline: bool = False
@@ -90,6 +92,7 @@ class BuildConfig(BaseModel):
             "tmp_dir": Path(env.get("TMP_DIR") or "/tmp"),
             "offline": parse_bool("DIB_OFFLINE", env.get("DIB_OFFLINE", "")),
             "debug_trace": non_negative_int("DIB_DEBUG_TRACE", env.get("DIB_DEBUG_TRACE", "")),
+            "no_tmpfs": parse_bool("DIB_NO_TMPFS", env.get("DIB_NO_TMPFS", "")),
             "env": MappingProxyType(dict(env)),
         }
         if env.get("ARCH"):
@@ -100,6 +103,8 @@ class BuildConfig(BaseModel):
             values["image_extra_size_mb"] = non_negative_int(
                 "DIB_IMAGE_EXTRA_SIZE", env["DIB_IMAGE_EXTRA_SIZE"]
             )
+        if env.get("DIB_MIN_TMPFS"):
+            values["min_tmpfs_gb"] = non_negative_int("DIB_MIN_TMPFS", env["DIB_MIN_TMPFS"])
         if env.get("QEMU_IMG_OPTIONS"):
             values["qemu_img_options"] = env["QEMU_IMG_OPTIONS"]
         if env.get("DIB_CHECKSUM"):

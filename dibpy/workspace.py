@@ -22,9 +22,14 @@ class Workspace:
     Mounts into the tree (bind mounts of caches) are held until the tree phases end and are
     released then, before the tree is turned into an image; ``close`` releases anything
     still held and removes the directory, but never while something is mounted below it.
+
+    With ``tmpfs`` the build directory is a tmpfs, as DIB's is when the machine has the
+    memory (``use_tmpfs``): package installs never wait for the disk, and removing the
+    build is an unmount instead of deleting tens of thousands of files one by one. It is
+    for a build directory that goes at the end: one that is kept lives on disk.
     """
 
-    def __init__(self, tmp_dir: Path, runner: Runner) -> None:
+    def __init__(self, tmp_dir: Path, runner: Runner, *, tmpfs: bool = False) -> None:
         try:
             tmp_dir.mkdir(parents=True, exist_ok=True)
             self.build_dir = Path(tempfile.mkdtemp(prefix="dibpy_build.", dir=tmp_dir))
@@ -35,6 +40,13 @@ class Workspace:
             ) from None
         self.runner = runner
         self._tree_mounts = ExitStack()
+        self.tmpfs = tmpfs
+        if tmpfs:
+            try:
+                mounts.mount(runner, "tmpfs", self.build_dir, fstype="tmpfs", options=["mode=0700"])
+            except BuildError:
+                self.build_dir.rmdir()
+                raise
         self.target_root.mkdir(mode=0o755)
 
     @property
@@ -70,8 +82,12 @@ class Workspace:
             self.release_tree_mounts()
         finally:
             for leftover in mounts.mounts_under(self.build_dir):
+                if leftover == self.build_dir.resolve() and self.tmpfs:
+                    continue  # our own tmpfs: unmounted below, once it is to go
                 log.warning("Unmounting %s, which a hook left mounted", leftover)
                 mounts.unmount(self.runner, leftover)
+        if self.tmpfs and remove:
+            mounts.unmount(self.runner, self.build_dir)
         if mounts.mounts_under(self.build_dir):
             raise BuildError(
                 f"Something is still mounted under {self.build_dir}; it was not removed. "
@@ -80,3 +96,18 @@ class Workspace:
         if remove:
             # --one-file-system: never cross into a mount, whatever happened above.
             self.runner.run(["rm", "-rf", "--one-file-system", self.build_dir])
+
+
+def use_tmpfs(*, no_tmpfs: bool, min_tmpfs_gb: int, meminfo: Path = Path("/proc/meminfo")) -> bool:
+    """DIB's rule: a tmpfs unless ``DIB_NO_TMPFS``, and only if the machine has at least
+    twice ``DIB_MIN_TMPFS`` GiB of memory in all (MemTotal)."""
+    if no_tmpfs:
+        return False
+    try:
+        fields = dict(
+            line.split(":", 1) for line in meminfo.read_text().splitlines() if ":" in line
+        )
+        total_kib = int(fields["MemTotal"].split()[0])
+    except (OSError, KeyError, ValueError):
+        return False
+    return total_kib >= min_tmpfs_gb * 2 * 1024 * 1024

@@ -34,6 +34,7 @@ from conftest import (
 )
 
 from dibpy.config import host_arch
+from dibpy.workspace import use_tmpfs
 
 BUSYBOX = Path("/bin/busybox")
 
@@ -420,3 +421,75 @@ def test_uncompressed_qcow2_is_bigger_than_the_default(tmp_path: Path) -> None:
     assert compressed.done.returncode == 0, compressed.done.stderr
     assert plain.done.returncode == 0, plain.done.stderr
     assert plain.output.stat().st_size > 2 * compressed.output.stat().st_size
+
+
+# --- the build directory on a tmpfs, as DIB's -----------------------------------------------
+
+WHERE_AM_I = '''
+"""Records the file system type of the build directory."""
+from pathlib import Path
+
+from dibpy import install_hook
+
+DEPENDS = ["tiny-busybox"]
+
+
+@install_hook(order=50)
+def record_build_dir_fstype(ctx):
+    mounts = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    below = [m for m in mounts if str(ctx.build_dir).startswith(m[4])]
+    point = max(below, key=lambda m: len(m[4]))
+    fstype = point[point.index("-") + 1]
+    Path({marker!r}).write_text(f"{{point[4]}} {{fstype}}")
+'''
+
+
+@pytest.mark.parametrize(
+    ("env", "options", "on_tmpfs"),
+    [
+        ({}, (), True),
+        ({"DIB_NO_TMPFS": "1"}, (), False),
+        ({}, ("--no-tmpfs",), False),
+        ({"DIB_MIN_TMPFS": "100000"}, (), False),  # more memory than any machine has
+        ({}, ("--keep-build-dir",), False),  # a kept build directory lives on disk
+    ],
+    ids=["default", "DIB_NO_TMPFS", "--no-tmpfs", "DIB_MIN_TMPFS", "kept"],
+)
+def test_the_build_directory_is_a_tmpfs_as_in_dib(
+    tmp_path: Path, env: dict[str, str], options: tuple[str, ...], on_tmpfs: bool
+) -> None:
+    marker = tmp_path / "fstype"
+    elements = tmp_path / "elements"
+    make_element(elements, "where-am-i", WHERE_AM_I.format(marker=str(marker)))
+    built = build(tmp_path, "where-am-i", element_paths=(elements,), options=options, **env)
+    try:
+        assert built.done.returncode == 0, built.done.stderr
+        mount_point, fstype = marker.read_text().split()
+        assert (fstype == "tmpfs") == on_tmpfs, (mount_point, fstype)
+        if on_tmpfs:
+            assert Path(mount_point).name.startswith("dibpy_build.")
+        assert built.output.is_file()
+        assert_nothing_mounted(tmp_path)
+        assert build_dirs(built.tmp_dir) == (
+            [] if "--keep-build-dir" not in options else [built.kept]
+        )
+    finally:
+        remove_kept(built.kept)
+
+
+@pytest.mark.parametrize(
+    ("meminfo", "no_tmpfs", "min_gb", "expected"),
+    [
+        ("MemTotal:       24567840 kB\n", False, 2, True),
+        ("MemTotal:        3000000 kB\n", False, 2, False),  # under 2 x 2 GiB
+        ("MemTotal:        4194304 kB\n", False, 2, True),  # exactly 4 GiB
+        ("MemTotal:       24567840 kB\n", True, 2, False),
+        ("nonsense\n", False, 2, False),
+    ],
+)
+def test_use_tmpfs_follows_dibs_rule(
+    tmp_path: Path, meminfo: str, no_tmpfs: bool, min_gb: int, expected: bool
+) -> None:
+    (tmp_path / "meminfo").write_text("MemFree: 1 kB\n" + meminfo)
+    found = use_tmpfs(no_tmpfs=no_tmpfs, min_tmpfs_gb=min_gb, meminfo=tmp_path / "meminfo")
+    assert found is expected
