@@ -1,0 +1,104 @@
+"""The real-distro fault runs: ``dibpy build -t qcow2 vm debian-minimal`` (bookworm, from
+the Debian mirror) gets SIGTERM while debootstrap's dpkg runs in its tree (root phase, a
+host command), and while apt-get runs in a chroot session (with the shared apt cache
+bind-mounted); it must stop with the phase, element and hook named, leave no mount, loop
+device, process, output or build directory, and the next build on the same cache must
+succeed. Slow: real builds (the two cases share one image cache)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import build_dirs, clean_env, needs_root, processes_under
+from test_faults import losetup, mount_points_under, no_loop_added
+
+pytestmark = [pytest.mark.slow, pytest.mark.root, needs_root]
+
+BUILD_TIMEOUT = 1500
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("image-cache")
+
+
+def busy_in_tree(tmp_dir: Path, busy: set[str]) -> list[str]:
+    """Names of processes named in ``busy`` whose root is a build's tree."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            root = str(Path(entry / "root").readlink())
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if root.startswith(str(tmp_dir)) and root.endswith("/root") and name in busy:
+            found.append(name)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("busy", "phase"),
+    [({"dpkg", "dpkg-deb"}, "root"), ({"apt-get", "http"}, None)],
+    ids=["debootstrap-dpkg", "apt-get"],
+)
+def test_sigterm_mid_package_install_then_the_next_build_succeeds(
+    tmp_path: Path, shared_cache: Path, busy: set[str], phase: str | None
+) -> None:
+    env = clean_env(tmp_path, DIB_RELEASE="bookworm", DIB_IMAGE_CACHE=str(shared_cache))
+    tmp_dir = Path(env["TMP_DIR"])
+    loops = losetup()
+    argv = [sys.executable, "-m", "dibpy", "build", "-t", "qcow2", "-o", str(tmp_path / "debian")]
+    log = tmp_path / "first.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [*argv, "vm", "debian-minimal"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        deadline = time.monotonic() + BUILD_TIMEOUT
+        while not busy_in_tree(tmp_dir, busy):
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, f"{busy} never ran in the tree"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(300)
+    text = log.read_text()
+    assert proc.returncode == 130, text[-3000:]
+    assert "Traceback" not in text
+    error = " ".join(text[text.index("dibpy: error:") :].split())
+    where = re.search(
+        r"Interrupted during the ([a-z-]+) phase, in hook '\w+' of element '[\w-]+'", error
+    )
+    assert where, error
+    if phase is not None:
+        assert where[1] == phase, error
+    assert mount_points_under(tmp_path) == []
+    assert no_loop_added(loops)
+    assert processes_under(tmp_path) == []
+    assert build_dirs(tmp_dir) == []
+    assert list(tmp_path.glob("debian.*")) == []
+    assert list(tmp_path.glob(".debian.*")) == []
+
+    again = subprocess.run(
+        [*argv, "vm", "debian-minimal"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (tmp_path / "debian.qcow2").is_file()
+    assert mount_points_under(tmp_path) == []
+    assert build_dirs(tmp_dir) == []
