@@ -159,7 +159,8 @@ def parser() -> argparse.ArgumentParser:
         "--offline",
         action="store_true",
         default=None,
-        help="use cached downloads without checking them (DIB_OFFLINE)",
+        help="use cached downloads without checking them; commands in the chroot get no "
+        "network, only loopback (DIB_OFFLINE)",
     )
     build.add_argument(
         "-x",
