@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+from dibpy import mounts
 from dibpy.context import BuildContext
+from dibpy.fetch import cache_lock
 from dibpy.rootfs import in_root
 
 log = logging.getLogger("dibpy.apt")
@@ -42,8 +45,27 @@ def apt_get(ctx: BuildContext, action: str, packages: Sequence[str] = ()) -> Non
     if action == "install":
         argv.append("--no-install-recommends")
     with ctx.chroot.session():
-        ctx.chroot.run([*argv, *packages], env={**ctx.proxies, **DEFER_INITRAMFS})
+        with shared_archives_lock(ctx):
+            ctx.chroot.run([*argv, *packages], env={**ctx.proxies, **DEFER_INITRAMFS})
         make_missing_initramfs(ctx)
+
+
+APT_LOCK_TIMEOUT = 3600.0
+
+
+@contextmanager
+def shared_archives_lock(ctx: BuildContext) -> Iterator[None]:
+    """Builds that share the apt archive cache (DIB_APT_LOCAL_CACHE: ``<image
+    cache>/apt/<distro>`` bind-mounted at var/cache/apt/archives) run apt-get in turn: apt
+    refuses at once ("Could not get lock .../archives/lock") while another build's apt
+    holds the directory. The lock is ``dibpy-apt.lock`` in the shared directory; a build
+    waits up to an hour for it."""
+    archives = in_root(ctx.target_root, "var/cache/apt/archives")
+    if not mounts.is_mounted(archives):
+        yield
+        return
+    with cache_lock(archives / "dibpy-apt", timeout=APT_LOCK_TIMEOUT):
+        yield
 
 
 DEFER_INITRAMFS = {"INITRD": "No"}
