@@ -102,3 +102,39 @@ def test_sigterm_mid_package_install_then_the_next_build_succeeds(
     assert (tmp_path / "debian.qcow2").is_file()
     assert mount_points_under(tmp_path) == []
     assert build_dirs(tmp_dir) == []
+
+
+def test_two_debian_builds_at_once_on_one_cache(tmp_path: Path) -> None:
+    """Two ``vm debian-minimal`` builds started together on one empty image cache: one runs
+    debootstrap while the other waits for the debootstrap cache lock; their apt-get runs take
+    turns on the shared apt archive cache (apt itself would refuse the second one); both
+    succeed, and the cache holds one debootstrap tarball and no partial file."""
+    cache = tmp_path / "cache"
+    procs = []
+    for n in range(2):
+        base = tmp_path / f"b{n}"
+        base.mkdir()
+        env = clean_env(base, DIB_RELEASE="bookworm", DIB_IMAGE_CACHE=str(cache))
+        log = (base / "build.log").open("w")
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "dibpy", "build", "-t", "tar", "-o", str(base / "img"),
+                 "vm", "debian-minimal"],
+                cwd=base,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        )  # fmt: skip
+        log.close()
+    for n, proc in enumerate(procs):
+        proc.wait(BUILD_TIMEOUT)
+        text = (tmp_path / f"b{n}" / "build.log").read_text()
+        assert proc.returncode == 0, text[-3000:]
+        assert (tmp_path / f"b{n}" / "img.tar").is_file()
+    logs = "".join((tmp_path / f"b{n}" / "build.log").read_text() for n in range(2))
+    assert "debootstrap-debian-bookworm" in logs and "another build is fetching" in logs
+    assert len(list(cache.glob("debootstrap-debian-bookworm-*.tar.zst"))) == 1
+    assert list(cache.rglob("*.part")) == [] and list(cache.rglob(".*partial")) == []
+    assert mount_points_under(tmp_path) == []
+    assert processes_under(tmp_path) == []
