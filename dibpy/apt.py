@@ -64,7 +64,8 @@ def shared_archives_lock(ctx: BuildContext) -> Iterator[None]:
     if not mounts.is_mounted(archives):
         yield
         return
-    with cache_lock(archives / "dibpy-apt", timeout=APT_LOCK_TIMEOUT):
+    doing = "running apt-get with the shared apt cache"
+    with cache_lock(archives / "dibpy-apt", timeout=APT_LOCK_TIMEOUT, doing=doing):
         yield
 
 

@@ -195,12 +195,15 @@ def expected_sha256(sums_file: Path, filename: str) -> str:
 
 
 @contextmanager
-def cache_lock(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[Path]:
+def cache_lock(
+    path: Path, timeout: float = LOCK_TIMEOUT, *, doing: str | None = None
+) -> Iterator[Path]:
     """Hold ``{path}.lock`` (an exclusive ``flock``) for the block; yields the lock's path.
 
     Builds that download, verify or unpack the same cache entry take this around the whole job,
     so that one downloads while the others wait and then find a fresh cache. Raises
-    :class:`LockTimeoutError` after ``timeout`` seconds.
+    :class:`LockTimeoutError` after ``timeout`` seconds. ``doing`` says, while waiting, what
+    the other build is doing (default: fetching ``path``).
     """
     lock_path = Path(f"{path}.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +211,8 @@ def cache_lock(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[Path]:
     try:
         _acquire(lock, 0)
     except filelock.Timeout:
-        log.info("Waiting up to %gs for %s: another build is fetching %s", timeout, lock_path, path)
+        what = doing or f"fetching {path}"
+        log.info("Waiting up to %gs for %s: another build is %s", timeout, lock_path, what)
         started = time.monotonic()
         try:
             _acquire(lock, timeout)
