@@ -201,13 +201,19 @@ class Build:
                 self._cleanup_after_failure(ctx, workspace)
             raise
         self._run_phase(Phase.CLEANUP, ctx)
+        before = outputs.identities(outputs.with_sidecars(list(destinations.values())))
         try:
             self._write_outputs(ctx, workspace, destinations)
-        except (KeyboardInterrupt, BuildInterrupted) as exc:
-            raise BuildInterrupted(
-                "Interrupted after the cleanup phase, while the disk image was assembled and "
-                "the outputs written; no partial output was left."
-            ) from exc
+        except BaseException as exc:
+            with _signals_deferred():  # a failed build leaves no output, whole or partial
+                for path in outputs.remove_changed(before):
+                    log.warning("Removed %s: the build failed after writing it", path)
+            if isinstance(exc, (KeyboardInterrupt, BuildInterrupted)):
+                raise BuildInterrupted(
+                    "Interrupted after the cleanup phase, while the disk image was assembled "
+                    "and the outputs written; no output, whole or partial, was left."
+                ) from exc
+            raise
 
     def _write_outputs(
         self, ctx: BuildContext, workspace: Workspace, destinations: dict[str, Path]

@@ -154,3 +154,39 @@ def _atomic(destination: Path) -> Iterator[Path]:
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
+
+
+FileIdentity = tuple[int, int, int] | None
+
+
+def identities(paths: Sequence[Path]) -> dict[Path, FileIdentity]:
+    """(device, inode, mtime) of each path, None for a missing one (see remove_changed)."""
+    found: dict[Path, FileIdentity] = {}
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            found[path] = None
+        else:
+            found[path] = (st.st_dev, st.st_ino, st.st_mtime_ns)
+    return found
+
+
+def remove_changed(before: dict[Path, FileIdentity]) -> list[Path]:
+    """Remove the files written since ``identities`` was taken: the outputs a build that then
+    failed had already finished. A file that was there before and is untouched stays."""
+    removed = []
+    for path, identity in before.items():
+        if identities([path])[path] not in (None, identity):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def with_sidecars(paths: Sequence[Path]) -> list[Path]:
+    """Each path with its ``.md5`` and ``.sha256`` (written by --checksum)."""
+    return [
+        p
+        for path in paths
+        for p in (path, *(path.with_name(f"{path.name}.{s}") for s in ("md5", "sha256")))
+    ]

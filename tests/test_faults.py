@@ -36,6 +36,8 @@ from conftest import (
     processes_under,
 )
 
+from dibpy import outputs
+
 pytestmark = [
     pytest.mark.root,
     needs_root,
@@ -500,14 +502,15 @@ def bulk(ctx):
 def test_a_signal_while_the_output_is_written_leaves_no_output(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
-    """-t squashfs (xz) of a 96 MiB tree: interrupted while mksquashfs writes, there is
-    neither out.squashfs nor a partial file beside it."""
+    """-t tar,squashfs of a 96 MiB tree: interrupted while mksquashfs (xz) writes, after
+    out.tar was written, there is neither out.squashfs, nor a partial file beside it, nor
+    the out.tar of this failed build."""
     loops = losetup()
     elements = tmp_path / "elements"
     make_element(elements, "big", BIG_TREE)
     env = clean_env(tmp_path)
     proc = subprocess.Popen(
-        argv(tmp_path, elements, "tiny-busybox", "big", fmt="squashfs"),
+        argv(tmp_path, elements, "tiny-busybox", "big", fmt="tar,squashfs"),
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -529,6 +532,8 @@ def test_a_signal_while_the_output_is_written_leaves_no_output(
     assert "the outputs written" in error
     assert not (tmp_path / "out.squashfs").exists()
     assert not partial.exists()
+    assert not (tmp_path / "out.tar").exists()
+    assert "Removed " in err and "out.tar: the build failed after writing it" in err
     assert_left_as_it_was(tmp_path, tmp_path / "tmp", loops)
 
 
@@ -606,3 +611,20 @@ def test_ctrl_c_to_the_whole_process_group(tmp_path: Path, phase: str, seconds: 
     error = error_of(err)
     assert f"Interrupted during the {phase} phase, in hook 'fault' of element 'faulty'" in error
     assert_left_as_it_was(tmp_path, tmp_path / "tmp", loops, seconds)
+
+
+def test_only_outputs_written_by_the_failed_build_are_removed(tmp_path: Path) -> None:
+    """An image from an earlier build that this one never reached stays; one it rewrote, and
+    one it created, go."""
+    untouched, rewritten, created = (tmp_path / n for n in ("a.qcow2", "b.raw", "c.tar"))
+    untouched.write_text("earlier build")
+    rewritten.write_text("earlier build")
+    before = outputs.identities([untouched, rewritten, created])
+    time.sleep(0.01)
+    replacement = tmp_path / ".b.raw.partial"
+    replacement.write_text("this build")
+    os.replace(replacement, rewritten)
+    created.write_text("this build")
+    assert outputs.remove_changed(before) == [rewritten, created]
+    assert untouched.read_text() == "earlier build"
+    assert not rewritten.exists() and not created.exists()
