@@ -514,6 +514,15 @@ class Fetcher:
                         raise FetchError(
                             f"Cannot download {shown}: {self._scrub(str(exc))}", url=shown
                         ) from exc
+                    if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # no retry will fix it
+                        raise FetchError(
+                            f"Could not download {shown}: the server's TLS certificate could "
+                            f"not be verified ({self._scrub(str(exc))}). dibpy checks HTTPS "
+                            "certificates against the host's trust store: if the server is "
+                            "signed by your own CA, install that CA on the host (Debian: "
+                            "/usr/local/share/ca-certificates and update-ca-certificates).",
+                            url=shown,
+                        ) from exc
                     reason = self._describe(exc)
                     if attempt == attempts:
                         raise FetchError(

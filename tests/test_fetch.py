@@ -665,13 +665,15 @@ def https_server(self_signed: tuple[Path, Path]) -> Iterator[RawServer]:
 
 
 def test_https_certificates_are_verified_by_default(
-    https_server: RawServer, tmp_path: Path
+    https_server: RawServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = https_server.url().replace("http://", "https://")
     with pytest.raises(FetchError) as info:
         FAST.fetch(url, tmp_path / "img")
     assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    assert "certificate could not be verified" in str(info.value)
     assert url in str(info.value)
+    assert "retrying" not in caplog.text  # another attempt cannot fix a certificate
     assert list(tmp_path.iterdir()) == []
 
 
