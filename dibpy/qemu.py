@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from dibpy.errors import BuildError
+from dibpy.errors import BuildError, InputError
 
 log = logging.getLogger("dibpy.qemu")
 
@@ -127,8 +127,9 @@ def ovmf_code() -> Path:
     for candidate in OVMF_CODE_CANDIDATES:
         if Path(candidate).is_file():
             return Path(candidate)
-    raise BuildError(
-        "UEFI boot needs OVMF's firmware (/usr/share/OVMF/OVMF_CODE.fd): install the ovmf package."
+    raise InputError(
+        "UEFI boot needs OVMF's firmware (/usr/share/OVMF/OVMF_CODE.fd), which is not "
+        "installed: apt-get install ovmf."
     )
 
 
@@ -194,8 +195,7 @@ def interactive(
     """
     if accel == "auto":
         accel = choose_accel()
-    if shutil.which("qemu-system-x86_64") is None:
-        raise BuildError("Booting an image needs qemu-system-x86_64: install qemu-system-x86.")
+    _require_qemu()
     with tempfile.TemporaryDirectory(prefix="dibpy-qemu.") as scratch:
         vars_copy = None
         if efi:
@@ -213,6 +213,14 @@ def interactive(
         log.info("$ %s", " ".join(argv))
         print("qemu: the serial console follows; Ctrl-A X quits.", flush=True)
         return subprocess.run(argv, check=False).returncode
+
+
+def _require_qemu() -> None:
+    if shutil.which("qemu-system-x86_64") is None:
+        raise InputError(
+            "Booting an image needs qemu-system-x86_64, which is not installed: "
+            "apt-get install qemu-system-x86."
+        )
 
 
 def _vars_template(code: Path) -> Path:
@@ -311,8 +319,7 @@ def boot(
     """
     if accel == "auto":
         accel = choose_accel()
-    if shutil.which("qemu-system-x86_64") is None:
-        raise BuildError("Booting an image needs qemu-system-x86_64: install qemu-system-x86.")
+    _require_qemu()
     failure = re.compile(fail) if fail else None
     with tempfile.TemporaryDirectory(prefix="dibpy-qemu.") as scratch:
         work = Path(scratch)

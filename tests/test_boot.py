@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -337,3 +338,24 @@ def test_interactive_boot_shows_the_console_on_the_terminal_and_quits(tmp_path: 
             proc.wait()
         os.close(controller)
     assert qemu_processes_using(image) == []
+
+
+def test_boot_without_qemu_names_the_package_and_exits_2(tmp_path: Path) -> None:
+    image = tmp_path / "disk.raw"
+    image.write_bytes(bytes(MiB))
+    bin_dir = tmp_path / "bin"  # a PATH with sfdisk (for the ESP check) but no qemu
+    bin_dir.mkdir()
+    for tool in ("sfdisk",):
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+    done = subprocess.run(
+        [sys.executable, "-m", "dibpy", "boot", str(image), "--expect", "login:"],
+        env={**os.environ, "PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "apt-get install qemu-system-x86" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
