@@ -47,7 +47,11 @@ def apt_get(ctx: BuildContext, action: str, packages: Sequence[str] = ()) -> Non
     with ctx.chroot.session():
         with shared_archives_lock(ctx):
             ctx.chroot.run([*argv, *packages], env={**ctx.proxies, **DEFER_INITRAMFS})
-        make_missing_initramfs(ctx)
+        if action in INSTALLING_ACTIONS:
+            make_missing_initramfs(ctx)
+
+
+INSTALLING_ACTIONS = ("install", "dist-upgrade", "upgrade")  # may bring a new kernel
 
 
 APT_LOCK_TIMEOUT = 3600.0
