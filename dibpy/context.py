@@ -29,6 +29,7 @@ class BuildContext(BaseModel):
     - ``image_cache`` (DIB_IMAGE_CACHE), ``offline`` (DIB_OFFLINE),
       ``debug_trace`` (DIB_DEBUG_TRACE)
     - ``packages``: the extra packages asked for with ``-p``
+    - ``element_dirs``: where each element of the build lives (IMAGE_ELEMENT_YAML)
     - ``env``: the environment snapshot taken when the build started; read it through
       ``ctx.settings(YourSettings)`` rather than directly.
     """
@@ -44,6 +45,7 @@ class BuildContext(BaseModel):
     debug_trace: int = 0
     packages: tuple[str, ...] = ()
     env: Mapping[str, str] = {}
+    element_dirs: Mapping[str, Path] = {}
 
     _workspace: Workspace = PrivateAttr()
     _runner: Runner = PrivateAttr()
@@ -74,6 +76,14 @@ class BuildContext(BaseModel):
     def target_root(self) -> Path:
         """The tree being built."""
         return self._workspace.target_root
+
+    @property
+    def hooks_path(self) -> Path:
+        """DIB's ``TMP_HOOKS_PATH``: the merged tree of every element's data folders
+        (``bin/``, ``static/``, ``init-scripts/``, the legacy ``*.d/`` hook folders, ...),
+        assembled before the root phase and seen read-only in the chroot at
+        ``/tmp/in_target.d`` while a legacy hook runs there."""
+        return self.build_dir / "hooks"
 
     @property
     def chroot(self) -> Chroot:

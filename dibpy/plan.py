@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dibpy.elements import ElementSet, Hook
+from dibpy.legacy import check_duplicate_scripts
 from dibpy.phases import PHASES, Phase
 
 
@@ -19,8 +20,10 @@ class Plan:
 
     @classmethod
     def of(cls, element_set: ElementSet) -> Plan:
-        """Order the hooks of every phase by (order, hook name, element name)."""
+        """Order the hooks of every phase by (order, hook name, element name): legacy
+        scripts interleave with Python hooks by their number, as dib-run-parts orders them."""
         hooks = [hook for element in element_set.elements for hook in element.hooks]
+        check_duplicate_scripts(hooks)
         return cls(
             element_set,
             {
@@ -53,7 +56,7 @@ class Plan:
             "elements": list(self.elements),
             "phases": {
                 phase.value: [
-                    {"order": h.order, "element": h.element, "hook": h.name}
+                    {"order": h.order, "element": h.element, "hook": h.name, "kind": h.kind}
                     for h in self.phases[phase]
                 ]
                 for phase in PHASES
@@ -70,5 +73,6 @@ class Plan:
                 lines.append("  (no hooks)")
             for h in hooks:
                 doc = f"  {h.doc}" if h.doc else ""
-                lines.append(f"  {h.order:02d}  {h.element:<22} {h.name}{doc}")
+                name = f"{h.name} [legacy]" if h.kind == "legacy" else h.name
+                lines.append(f"  {h.order:02d}  {h.element:<22} {name}{doc}")
         return "\n".join(lines)

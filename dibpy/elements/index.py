@@ -1,7 +1,11 @@
-"""Find elements: --element-path dirs, ELEMENTS_PATH, entry points, then the built-ins.
+"""Find elements: --element-path dirs, ELEMENTS_PATH, entry points, the built-ins, then the
+elements of an installed diskimage-builder.
 
 Earlier sources override later ones, as DIB's ELEMENTS_PATH does: an element in a user's
-directory replaces the built-in element of the same name (and the override is logged).
+directory replaces the built-in element of the same name (and the override is logged), and
+dibpy's Python elements replace DIB's folders of the same name. In a directory, ``NAME.py``
+and ``NAME/__init__.py`` are Python elements; a folder holding DIB's element files
+(``element-deps``, ``install.d/``, ...) is a legacy element.
 """
 
 from __future__ import annotations
@@ -17,10 +21,28 @@ from pathlib import Path
 from dibpy.elements.loader import load_file_element
 from dibpy.elements.model import Element, Origin
 from dibpy.errors import ElementLoadError, ElementNotFoundError, InputError
+from dibpy.legacy.element import load_legacy_element, looks_like_element
 
 log = logging.getLogger("dibpy.elements")
 
 ENTRY_POINT_GROUP = "dibpy.elements"
+DIB_KIND = "diskimage-builder"
+DIB_HINT = (
+    " DIB's own elements are found when diskimage-builder is installed beside dibpy: "
+    "pip install 'dibpy[dib-elements]'."
+)
+
+
+def dib_elements_dir() -> Path | None:
+    """The elements folder of an installed diskimage-builder (not imported), if any."""
+    try:
+        spec = importlib.util.find_spec("diskimage_builder")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "elements"
+    return folder if folder.is_dir() else None
 
 
 def builtin_elements_dir() -> Path:
@@ -38,6 +60,12 @@ class ElementSource:
     origin: Origin
     path: Path | None = None  # NAME.py or NAME/__init__.py
     entry_point: EntryPoint | None = None
+    folder: Path | None = None  # a legacy (DIB folder) element
+
+    @property
+    def kind(self) -> str:
+        """``python`` or ``legacy``."""
+        return "legacy" if self.folder is not None else "python"
 
 
 class ElementIndex:
@@ -55,6 +83,7 @@ class ElementIndex:
                 )
         self.searched = tuple(searched)
         self._loaded: dict[str, Element] = {}
+        self.has_dib = True  # discover() says whether DIB's elements were searched
 
     @classmethod
     def discover(
@@ -63,8 +92,10 @@ class ElementIndex:
         elements_path_env: str = "",
         *,
         use_entry_points: bool = True,
+        use_dib: bool = True,
     ) -> ElementIndex:
-        """Index ``--element-path`` dirs, then ELEMENTS_PATH, entry points, built-ins."""
+        """Index ``--element-path`` dirs, then ELEMENTS_PATH, entry points, built-ins, and
+        last an installed diskimage-builder's elements (``use_dib``)."""
         user_dirs = [Path(p) for p in element_paths]
         user_dirs += [Path(p) for p in elements_path_env.split(":") if p]
         sources: list[ElementSource] = []
@@ -78,7 +109,13 @@ class ElementIndex:
         if use_entry_points:
             searched.append(f"entry points {ENTRY_POINT_GROUP!r}")
         searched.append(str(builtin))
-        return cls(sources, searched)
+        dib = dib_elements_dir() if use_dib else None
+        if dib is not None:
+            sources += _scan_directory(dib, DIB_KIND, python_modules=False)
+            searched.append(f"{dib} (diskimage-builder)")
+        index = cls(sources, searched)
+        index.has_dib = dib is not None or not use_dib
+        return index
 
     def names(self) -> list[str]:
         """Every element name found, sorted."""
@@ -121,12 +158,15 @@ class ElementIndex:
         error = ElementNotFoundError(
             f"Element {name!r}{needed} was not found. Searched: {'; '.join(self.searched)}."
             f"{hint} Add its directory with --element-path or ELEMENTS_PATH."
+            f"{'' if self.has_dib else DIB_HINT}"
         )
         error.element = name
         return error
 
 
-def _scan_directory(directory: Path, kind: str) -> list[ElementSource]:
+def _scan_directory(
+    directory: Path, kind: str, *, python_modules: bool = True
+) -> list[ElementSource]:
     if not directory.is_dir():
         raise InputError(
             f"Element path entry {str(directory)!r} is not a directory. Check --element-path "
@@ -136,11 +176,16 @@ def _scan_directory(directory: Path, kind: str) -> list[ElementSource]:
     for entry in sorted(directory.iterdir()):
         if entry.name.startswith((".", "_")):
             continue
-        if entry.suffix == ".py" and entry.is_file():
+        if not python_modules:  # DIB's folders: some hold an __init__.py for DIB's own tests
+            if entry.is_dir():
+                found.append(ElementSource(entry.name, Origin(kind, str(entry)), folder=entry))
+        elif entry.suffix == ".py" and entry.is_file():
             found.append(ElementSource(entry.stem, Origin(kind, str(entry)), path=entry))
         elif (entry / "__init__.py").is_file():
             init = entry / "__init__.py"
             found.append(ElementSource(entry.name, Origin(kind, str(init)), path=init))
+        elif entry.is_dir() and looks_like_element(entry):
+            found.append(ElementSource(entry.name, Origin(kind, str(entry)), folder=entry))
     return found
 
 
@@ -152,6 +197,8 @@ def _scan_entry_points() -> list[ElementSource]:
 
 
 def _load(source: ElementSource) -> Element:
+    if source.folder is not None:
+        return load_legacy_element(source.name, source.folder, source.origin)
     if source.path is not None:
         return load_file_element(source.name, source.path, source.origin)
     assert source.entry_point is not None

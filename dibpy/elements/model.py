@@ -20,6 +20,7 @@ class Hook:
     element: str
     function: HookFunction = field(compare=False, repr=False)
     doc: str = ""
+    kind: str = "python"  # "python", or "legacy" for a script of a DIB folder element
 
     @property
     def sort_key(self) -> tuple[int, str, str]:
@@ -51,6 +52,8 @@ class Element:
     environment: dict[str, str] = field(default_factory=dict)
     hooks: tuple[Hook, ...] = ()
     module: ModuleType | None = field(default=None, compare=False, repr=False)
+    kind: str = "python"  # "python", or "legacy" for a DIB folder element
+    folder: Path | None = None  # a legacy element's folder
 
     @property
     def summary(self) -> str:
@@ -59,7 +62,21 @@ class Element:
 
     @property
     def directory(self) -> Path | None:
-        """The folder holding the element's data files, for package elements."""
+        """The folder holding the element's data files: a legacy element's folder, or the
+        package folder of a Python package element (``NAME/__init__.py``)."""
+        if self.folder is not None:
+            return self.folder
         if self.module is None or self.module.__file__ is None:
             return None
         return Path(self.module.__file__).parent
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The folder whose sub-folders (``bin/``, ``static/``, ``init-scripts/``, the
+        ``*.d/`` hook folders) are merged into the hooks tree; None for a one-file module."""
+        if self.folder is not None:
+            return self.folder
+        if self.module is None or self.module.__file__ is None:
+            return None
+        path = Path(self.module.__file__)
+        return path.parent if path.name == "__init__.py" else None
