@@ -7,7 +7,7 @@ merged hooks tree they expect is assembled before the root phase (``hooktree``).
 
 from dibpy.legacy.element import load_legacy_element, looks_like_element
 from dibpy.legacy.hooktree import assemble, check_duplicate_scripts, check_supported
-from dibpy.legacy.script import LegacyScript, LegacyScriptFailed, sourced_environment
+from dibpy.legacy.script import LegacyScript, LegacyScriptFailed, phase_environment
 
 __all__ = [
     "LegacyScript",
@@ -17,5 +17,5 @@ __all__ = [
     "check_supported",
     "load_legacy_element",
     "looks_like_element",
-    "sourced_environment",
+    "phase_environment",
 ]

@@ -8,6 +8,7 @@ In-chroot phases see that tree read-only at ``/tmp/in_target.d``, mounted for th
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -81,29 +82,27 @@ class LegacyScript:
             )
             return
         in_chroot = self.phase in self.CHROOT_PHASES
-        env = script_environment(ctx, self.phase, in_chroot=in_chroot)
         try:
             if in_chroot:
                 with hooks_in_target(ctx):
+                    env = phase_environment(ctx, self.phase)
                     ctx.chroot.run(
-                        [f"{IN_TARGET}/{DRIVER}", IN_TARGET, self.phase.value, self.script],
+                        [f"{IN_TARGET}/{DRIVER}", "--sourced", IN_TARGET, *self._args()],
                         env=env,
                     )
             else:
+                env = phase_environment(ctx, self.phase)
                 hooks = ctx.hooks_path
-                ctx.run([hooks / DRIVER, hooks, self.phase.value, self.script], env=env)
+                ctx.run([hooks / DRIVER, "--sourced", hooks, *self._args()], env=env)
         except CommandError as exc:
             where = "in the chroot" if in_chroot else "on the host"
-            status = (
-                f"was killed by signal {-exc.returncode}"
-                if exc.returncode < 0
-                else f"exited with status {exc.returncode}"
-            )
-            tail = f" Its last output lines:\n{exc.output_tail}" if exc.output_tail else ""
             raise LegacyScriptFailed(
                 f"the legacy script {self.relative_path} of element {self.element!r}, run "
-                f"{where}, {status}.{tail}"
+                f"{where}, {_status(exc)}.{_tail(exc)}"
             ) from None
+
+    def _args(self) -> list[str]:
+        return [self.phase.value, self.script]
 
     def _chosen(self, hooks: Path) -> bool:
         assert self.install_type is not None
@@ -164,21 +163,46 @@ def script_environment(ctx: BuildContext, phase: Phase, *, in_chroot: bool) -> d
     return env
 
 
-def sourced_environment(ctx: BuildContext, phase: Phase) -> dict[str, str]:
-    """The environment a legacy hook of ``phase`` would see on the host, environment.d
-    sourced (for Python code that must decide as a legacy script would, e.g. install-types)."""
-    hooks = ctx.hooks_path
-    env = script_environment(ctx, phase, in_chroot=False)
+def phase_environment(ctx: BuildContext, phase: Phase) -> dict[str, str]:
+    """What the legacy hooks of ``phase`` run with: environment.d sourced once per phase, as
+    dib-run-parts does (a file that runs ``mktemp`` makes one file per phase, not per
+    script). In-chroot phases source inside the chroot, so /tmp/in_target.d must be mounted.
+    The result is kept in the build directory, ``legacy-env/PHASE.json``, for the phase's
+    other hooks and for reading after a kept build."""
+    saved = ctx.build_dir / "legacy-env" / f"{phase.value}.json"
+    if saved.is_file():
+        loaded: dict[str, str] = json.loads(saved.read_text())
+        return loaded
+    in_chroot = phase in LegacyScript.CHROOT_PHASES
+    env = script_environment(ctx, phase, in_chroot=in_chroot)
     try:
-        result = ctx.run([hooks / DRIVER, "--print-env", hooks], env=env, capture=True)
+        if in_chroot:
+            result = ctx.chroot.run(
+                [f"{IN_TARGET}/{DRIVER}", "--print-env", IN_TARGET], env=env, capture=True
+            )
+        else:
+            hooks = ctx.hooks_path
+            result = ctx.run([hooks / DRIVER, "--print-env", hooks], env=env, capture=True)
     except CommandError as exc:
-        tail = f" Its last output lines:\n{exc.output_tail}" if exc.output_tail else ""
         raise LegacyScriptFailed(
-            "sourcing the environment.d files of the legacy elements failed with status "
-            f"{exc.returncode}.{tail}"
+            f"sourcing the environment.d files of the legacy elements for the {phase} phase "
+            f"{_status(exc)}.{_tail(exc)}"
         ) from None
     pairs = (item.partition("=") for item in result.stdout.split("\0") if "=" in item)
-    return {name: value for name, _, value in pairs}
+    sourced = {name: value for name, _, value in pairs}
+    saved.parent.mkdir(exist_ok=True)
+    saved.write_text(json.dumps(sourced))
+    return sourced
+
+
+def _status(exc: CommandError) -> str:
+    if exc.returncode < 0:
+        return f"was killed by signal {-exc.returncode}"
+    return f"exited with status {exc.returncode}"
+
+
+def _tail(exc: CommandError) -> str:
+    return f" Its last output lines:\n{exc.output_tail}" if exc.output_tail else ""
 
 
 @contextmanager
