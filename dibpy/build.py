@@ -174,7 +174,7 @@ class Build:
             packages=c.packages,
             env=c.env,
             element_dirs={
-                e.name: e.directory or Path(e.origin.location)
+                e.name: e.data_dir or Path(e.origin.location)
                 for e in self.plan.element_set.elements
             },
             on_download=self._download_progress,

@@ -81,7 +81,7 @@ def load_legacy_element(name: str, directory: Path, origin: Origin) -> Element:
         doc=module.__doc__ or "",
         depends=tuple(module.DEPENDS),
         provides=tuple(module.PROVIDES),
-        hooks=tuple(sorted(_hooks(name, directory), key=lambda h: (h.phase, h.sort_key))),
+        hooks=tuple(sorted(_hooks(name, directory), key=lambda h: (PHASES.index(h.phase), h.sort_key))),
         module=module,
         kind="legacy",
         folder=directory,
@@ -167,7 +167,8 @@ def _data_file(element: str, path: Path) -> dict[str, Any] | None:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
         raise ElementLoadError(
-            f"Element {element!r}: {path} cannot be read: {exc}. Fix the file's syntax."
+            f"Element {element!r}: {path} cannot be read: {' '.join(str(exc).split())}. "
+            "Fix the file's syntax."
         ) from None
     if data is None:
         return {}
