@@ -242,15 +242,9 @@ class Built:
 
 def build(base: Path, *elements: str, extra: Mapping[str, str] | None = None) -> tuple:
     env = clean_env(base, DIB_NO_TMPFS="1", **(extra or {}))
-    result = run_dibpy(
-        [
-            "build", "-n", "-t", "tar", "-o", str(base / "out"),
-            "--element-path", str(base / "elements"), "--element-path", str(TEST_ELEMENTS),
-            "bash-root", *elements,
-        ],  # fmt: skip
-        env,
-        base,
-    )
+    paths = ["--element-path", str(base / "elements"), "--element-path", str(TEST_ELEMENTS)]
+    args = ["build", "-n", "-t", "tar", "-o", str(base / "out"), *paths, "bash-root", *elements]
+    result = run_dibpy(args, env, base)
     return result, base / "out.tar"
 
 

@@ -81,11 +81,15 @@ def load_legacy_element(name: str, directory: Path, origin: Origin) -> Element:
         doc=module.__doc__ or "",
         depends=tuple(module.DEPENDS),
         provides=tuple(module.PROVIDES),
-        hooks=tuple(sorted(_hooks(name, directory), key=lambda h: (PHASES.index(h.phase), h.sort_key))),
+        hooks=tuple(sorted(_hooks(name, directory), key=_run_order)),
         module=module,
         kind="legacy",
         folder=directory,
     )
+
+
+def _run_order(hook: Hook) -> tuple[int, tuple[int, str, str]]:
+    return PHASES.index(hook.phase), hook.sort_key
 
 
 def phase_scripts(folder: Path) -> Iterator[Path]:
