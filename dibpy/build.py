@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from dibpy import diskimage, events, hosttools, legacy, manifest, outputs, tree
+from dibpy import diskimage, events, hosttools, manifest, outputs, tree
 from dibpy._version import __version__
 from dibpy.blockdev.config import BlockDeviceConfig
 from dibpy.config import BuildConfig
@@ -23,6 +23,7 @@ from dibpy.context import BuildContext
 from dibpy.elements import Hook
 from dibpy.errors import BuildInterrupted, DibError, HookError
 from dibpy.fetch import sha256_file
+from dibpy.legacy import hooktree
 from dibpy.phases import PHASES, Phase
 from dibpy.plan import Plan
 from dibpy.run import Runner
@@ -136,7 +137,7 @@ class Build:
                     self.plan.element_set, self.config.env, self.config.root_label
                 )
         diskimage.check_arch(self.plan.element_set, self.config.arch)
-        legacy.check_supported(self.plan.phases)
+        hooktree.check_supported(self.plan.phases)
         self._check_host_tools(list(destinations))
         for element in self.plan.element_set.elements:
             for value in vars(element.module).values() if element.module else ():
@@ -188,7 +189,7 @@ class Build:
     ) -> None:
         stop_after = self.config.stop_after
         try:
-            legacy.assemble(self.plan.element_set.elements, ctx.hooks_path)
+            hooktree.assemble(self.plan.element_set.elements, ctx.hooks_path)
             for phase in PHASES[: PHASES.index(Phase.CLEANUP)]:
                 self._run_phase(phase, ctx)
                 if phase is Phase.ROOT:

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from dibpy.chroot import Chroot
 from dibpy.fetch import Fetcher, ProgressCallback
 from dibpy.image import DiskSteps
+from dibpy.legacy.script import phase_environment
+from dibpy.phases import Phase
 from dibpy.run import Result, Runner
 from dibpy.settings import ElementSettings, read_settings
 from dibpy.workspace import Workspace
@@ -157,6 +159,15 @@ class BuildContext(BaseModel):
             for name, module in self._modules.items()
             if hasattr(module, attribute)
         }
+
+    def shell_environment(self, phase: Phase) -> dict[str, str]:
+        """The environment a legacy (DIB shell) hook of ``phase`` sees: the build's, DIB's
+        exported variables, and what the elements' ``environment.d`` files export (sourced
+        on the host). For Python code that must decide as DIB's shell would, such as a
+        package's ``when`` condition. Without environment.d files it is ``env`` itself."""
+        if not (self.hooks_path / "environment.d").is_dir():
+            return dict(self.env)
+        return phase_environment(self, phase, on_host=True)
 
     def settings(self, cls: type[S]) -> S:
         """An element's typed settings, read from the build's environment snapshot."""

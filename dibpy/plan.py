@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dibpy.elements import ElementSet, Hook
-from dibpy.legacy import check_duplicate_scripts
+from dibpy.legacy.hooktree import check_duplicate_scripts
 from dibpy.phases import PHASES, Phase
 
 

@@ -18,12 +18,13 @@ DEPENDS = ["install-bin", "pkg-map"]
 def phase_packages(ctx: BuildContext, phase: Phase) -> PhasePackages:
     """The install and uninstall lists of ``phase`` for this build."""
     maps = ctx.element_data("PKG_MAP")
-    distro, release = ctx.env.get("DISTRO_NAME", ""), ctx.env.get("DIB_RELEASE", "")
+    env = ctx.shell_environment(phase)  # `when` sees what environment.d exports, as in DIB
+    distro, release = env.get("DISTRO_NAME", ""), env.get("DIB_RELEASE", "")
 
     def mapper(element: str, name: str) -> list[str]:
         return map_names([name], maps.get(element), distro, release)
 
-    return squash(ctx.element_data("PACKAGES"), ctx.arch, ctx.env, mapper)[phase]
+    return squash(ctx.element_data("PACKAGES"), ctx.arch, env, mapper)[phase]
 
 
 @pre_install_hook(order=10)

@@ -22,8 +22,8 @@ from conftest import build_dirs, clean_env, make_element, processes_under, run_d
 from root_helpers import needs_root
 
 from dibpy.elements import ElementIndex, resolve
+from dibpy.elements.folder import script_order
 from dibpy.errors import ElementLoadError, ResolutionError
-from dibpy.legacy.element import script_order
 from dibpy.phases import Phase
 from dibpy.plan import Plan
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
+from dibpy.elements.folder import load_legacy_element, looks_like_element
 from dibpy.elements.loader import load_file_element
 from dibpy.elements.model import Element, Origin
 from dibpy.errors import ElementLoadError, ElementNotFoundError, InputError
-from dibpy.legacy.element import load_legacy_element, looks_like_element
 
 log = logging.getLogger("dibpy.elements")
 

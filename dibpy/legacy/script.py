@@ -163,17 +163,20 @@ def script_environment(ctx: BuildContext, phase: Phase, *, in_chroot: bool) -> d
     return env
 
 
-def phase_environment(ctx: BuildContext, phase: Phase) -> dict[str, str]:
+def phase_environment(ctx: BuildContext, phase: Phase, *, on_host: bool = False) -> dict[str, str]:
     """What the legacy hooks of ``phase`` run with: environment.d sourced once per phase, as
     dib-run-parts does (a file that runs ``mktemp`` makes one file per phase, not per
-    script). In-chroot phases source inside the chroot, so /tmp/in_target.d must be mounted.
-    The result is kept in the build directory, ``legacy-env/PHASE.json``, for the phase's
-    other hooks and for reading after a kept build."""
-    saved = ctx.build_dir / "legacy-env" / f"{phase.value}.json"
+    script). In-chroot phases source inside the chroot, so /tmp/in_target.d must be mounted,
+    unless ``on_host`` (for Python code deciding as DIB's shell would: package-installs'
+    ``when``, install-types). The result is kept in the build directory,
+    ``legacy-env/PHASE[.host].json``, for the phase's other hooks and for reading after a
+    kept build."""
+    in_chroot = phase in LegacyScript.CHROOT_PHASES and not on_host
+    suffix = ".host" if on_host and phase in LegacyScript.CHROOT_PHASES else ""
+    saved = ctx.build_dir / "legacy-env" / f"{phase.value}{suffix}.json"
     if saved.is_file():
         loaded: dict[str, str] = json.loads(saved.read_text())
         return loaded
-    in_chroot = phase in LegacyScript.CHROOT_PHASES
     env = script_environment(ctx, phase, in_chroot=in_chroot)
     try:
         if in_chroot:
