@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
+from types import FrameType, MappingProxyType
 from typing import Any
 
 from dibpy import diskimage, events, hosttools, manifest, outputs, tree
@@ -23,7 +23,7 @@ from dibpy.context import BuildContext
 from dibpy.elements import Hook
 from dibpy.errors import BuildInterrupted, DibError, HookError
 from dibpy.fetch import sha256_file
-from dibpy.legacy import hooktree
+from dibpy.legacy import environment, hooktree
 from dibpy.phases import PHASES, Phase
 from dibpy.plan import Plan
 from dibpy.run import Runner
@@ -94,6 +94,7 @@ class Build:
             return self._run()
 
     def _run(self) -> BuildResult:
+        self._apply_environment_d()
         destinations = self._check_inputs()
         c = self.config
         self._started = time.time()
@@ -122,6 +123,26 @@ class Build:
             )
         )
         return self.result
+
+    def _apply_environment_d(self) -> None:
+        """Lay what the legacy elements' environment.d files export over the build's
+        environment, as DIB's hooks all see it (see ``dibpy.legacy.environment``)."""
+        c = self.config
+        exported = environment.exported_variables(
+            self.plan.element_set.elements,
+            c.env,
+            self.runner,
+            extra={
+                "ARCH": c.arch,
+                "IMAGE_NAME": c.image_name,
+                "IMAGE_ELEMENT": " ".join(self.plan.elements),
+            },
+            tmp_dir=c.tmp_dir,
+        )
+        if exported:
+            log.info("environment.d exports: %s", ", ".join(sorted(exported)))
+            env = MappingProxyType({**c.env, **exported})
+            self.config = c.model_copy(update={"env": env})
 
     def _check_inputs(self) -> dict[str, Path]:
         """Everything that can be wrong with the input, found before anything is made."""

@@ -321,6 +321,29 @@ def test_the_build_left_nothing_behind(contract_build: Built) -> None:
     assert str(contract_build.base) not in mounts
 
 
+@pytest.mark.root
+@needs_root
+def test_environment_d_exports_reach_python_hooks(tmp_path: Path) -> None:
+    make_element(
+        tmp_path / "elements",
+        "py-reader",
+        """
+        from dibpy import BuildContext, post_root_hook
+        @post_root_hook(order=50)
+        def record(ctx: BuildContext) -> None:
+            value = ctx.env.get("LEGACY_CHOICE", "missing")
+            (ctx.target_root / "python-saw").write_text(value)
+        """,
+    )
+    write_legacy(
+        tmp_path / "elements", "chooser", {"environment.d/10-choice": "export LEGACY_CHOICE=b\n"}
+    )
+    result, tar = build(tmp_path, "chooser", "py-reader", extra={"LEGACY_CHOICE": "a"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert Built(result, tar, tmp_path).read("python-saw") == b"b"
+    assert not list((tmp_path / "tmp").glob("dibpy_env.*"))
+
+
 # --- failures --------------------------------------------------------------------------
 
 FAILING = "#!/bin/bash\necho 'first line of the failure'\necho 'the reason it failed' >&2\nexit 3\n"
@@ -350,7 +373,7 @@ def test_a_failing_script_names_it_and_leaves_nothing(tmp_path: Path, phase: str
 
 @pytest.mark.root
 @needs_root
-def test_an_environment_file_that_exits_fails_the_phase(tmp_path: Path) -> None:
+def test_an_environment_file_that_exits_is_bad_input(tmp_path: Path) -> None:
     write_legacy(
         tmp_path / "elements",
         "bad-env",
@@ -360,9 +383,10 @@ def test_an_environment_file_that_exits_fails_the_phase(tmp_path: Path) -> None:
         },
     )
     result, tar = build(tmp_path, "bad-env")
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input, found before anything is made
     assert "environment.d" in result.stderr and "BAD_SETTING is not set" in result.stderr
-    assert not tar.exists()
+    assert "Traceback" not in result.stderr
+    assert not tar.exists() and not build_dirs(tmp_path / "tmp")
 
 
 @pytest.mark.root
@@ -377,7 +401,7 @@ def test_an_unset_variable_in_environment_d_fails(tmp_path: Path) -> None:
         },
     )
     result, _ = build(tmp_path, "unset-env")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "SURELY_NOT_SET_ANYWHERE" in result.stderr
 
 
