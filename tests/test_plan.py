@@ -91,14 +91,15 @@ def test_to_dict_shape(tie_plan: Plan) -> None:
     assert data["elements"] == ["test-os", "bravo", "alpha", "charlie"]
     assert list(data["phases"]) == PHASE_NAMES
     assert data["phases"]["extra-data"] == []
-    assert data["phases"]["root"] == [{"order": 10, "element": "bravo", "hook": "make"}]
+    py = "python"
+    assert data["phases"]["root"] == [{"order": 10, "element": "bravo", "hook": "make", "kind": py}]
     assert data["phases"]["install"][:2] == [
-        {"order": 5, "element": "charlie", "hook": "zeta"},
-        {"order": 10, "element": "bravo", "hook": "beta"},
+        {"order": 5, "element": "charlie", "hook": "zeta", "kind": py},
+        {"order": 10, "element": "bravo", "hook": "beta", "kind": py},
     ]
     for items in data["phases"].values():
         for item in items:
-            assert set(item) == {"order", "element", "hook"}
+            assert set(item) == {"order", "element", "hook", "kind"}
             assert isinstance(item["order"], int)
     assert json.loads(json.dumps(data)) == data
 
@@ -143,7 +144,7 @@ def test_builtin_plan_has_every_phase_and_only_its_elements() -> None:
     data = plan.to_dict()
     assert list(data["phases"]) == PHASE_NAMES
     for items in data["phases"].values():
-        assert all(set(item) == {"order", "element", "hook"} for item in items)
+        assert all(set(item) == {"order", "element", "hook", "kind"} for item in items)
         assert all(item["element"] in plan.elements for item in items)
         keys = [(i["order"], i["hook"], i["element"]) for i in items]
         assert keys == sorted(keys)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from dibpy.elements.model import Element, Hook
 from dibpy.errors import InputError, ResolutionError
+from dibpy.legacy.maps import install_helpers
 from dibpy.legacy.script import install_driver, unsupported_block_device
-from dibpy.phases import Phase
+from dibpy.phases import PHASES, Phase
 
 SKIPPED_FOLDERS = frozenset({"tests", "__pycache__"})
 
@@ -39,8 +40,11 @@ def check_duplicate_scripts(hooks: Iterable[Hook]) -> None:
 
 
 def assemble(elements: Iterable[Element], hooks: Path) -> None:
-    """Merge every element's folders into ``hooks``, then add dibpy's driver."""
+    """Merge every element's folders into ``hooks``, then add dibpy's driver, and the
+    helper programs scripts call (install-packages, pkg-map, svc-map, cache-url) when an
+    element has scripts: they reach the image's /usr/local/bin through install-bin."""
     hooks.mkdir(parents=True, exist_ok=True)
+    elements = list(elements)
     for element in elements:
         source = element.data_dir
         if source is None:
@@ -55,6 +59,16 @@ def assemble(elements: Iterable[Element], hooks: Path) -> None:
                     destination.unlink()
                 shutil.copy2(entry, destination, follow_symlinks=True)
     install_driver(hooks)
+    if any(_has_scripts(e) for e in elements):
+        install_helpers(hooks)
+
+
+def _has_scripts(element: Element) -> bool:
+    """A legacy element, or a ported one that keeps its scripts' folders."""
+    folder = element.data_dir
+    if element.kind == "legacy":
+        return True
+    return folder is not None and any((folder / f"{p.value}.d").is_dir() for p in PHASES)
 
 
 def _merge(source: Path, destination: Path) -> None:
