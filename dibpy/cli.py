@@ -1,4 +1,4 @@
-"""``dibpy`` on the command line: build, plan, elements, show, boot, completion."""
+"""``dibpy`` on the command line: build, plan, elements, show, port, boot, completion."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import shtab
 from rich.console import Console
 
-from dibpy import api, log, progress, qemu, show
+from dibpy import api, log, port, progress, qemu, show
 from dibpy._version import __version__
 from dibpy.blockdev.disk import has_esp
 from dibpy.build import BuildResult
@@ -202,6 +202,29 @@ def parser() -> argparse.ArgumentParser:
     shown.complete = ELEMENT_NAMES  # type: ignore[attr-defined]
     show_cmd.add_argument("--json", action="store_true", help="print it as JSON")
 
+    port_cmd = commands.add_parser(
+        "port",
+        help="turn a legacy (DIB folder) element into a Python element package",
+        description="Turn the DIB element in DIR into the Python element package OUT/NAME "
+        "(NAME: the folder's name) that builds the same image: element-deps, package-installs "
+        "and pkg-map become DEPENDS, PACKAGES and PKG_MAP, plain environment.d defaults "
+        "become ENVIRONMENT, and each script becomes a hook that runs the kept script until "
+        "it is translated (see docs/migrating.md). What is left to do is listed.",
+    )
+    legacy_dir = port_cmd.add_argument(
+        "directory", type=Path, metavar="DIR", help="the legacy element's folder"
+    )
+    legacy_dir.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+    port_cmd.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("."),
+        metavar="OUT",
+        help="where to write the package folder NAME (default: the current directory)",
+    )
+    port_cmd.add_argument("--force", action="store_true", help="replace an existing OUT/NAME")
+
     completion = commands.add_parser(
         "completion",
         help="print a shell completion script",
@@ -250,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _elements(args)
         if args.command == "show":
             return _show(args)
+        if args.command == "port":
+            return _port(args)
         if args.command == "completion":
             print(
                 shtab.complete(
@@ -307,6 +332,17 @@ def _show(args: argparse.Namespace) -> int:
     )
     info = show.element_info(index, args.element)
     print(json.dumps(info, indent=2) if args.json else show.render(info))
+    return 0
+
+
+def _port(args: argparse.Namespace) -> int:
+    result = port.port(args.directory, args.output, force=args.force)
+    hooks = f"{result.hooks} hook{'s' if result.hooks != 1 else ''}"
+    defaults = f"{result.environment} ENVIRONMENT default{'s' if result.environment != 1 else ''}"
+    print(f"Wrote {result.package}: {hooks} running kept scripts, {defaults}.")
+    if result.todo:
+        print("TODO (also in the module's docstring):")
+        print("\n".join(port.iter_todo(result)))
     return 0
 
 
