@@ -21,7 +21,7 @@ from dibpy.blockdev.disk import has_esp
 from dibpy.build import BuildResult
 from dibpy.config import non_negative_int
 from dibpy.elements import ElementIndex
-from dibpy.errors import DibError, ElementLoadError, InputError
+from dibpy.errors import DibError, InputError
 from dibpy.events import EventCallback
 from dibpy.phases import PHASES
 from dibpy.settings import parse_bool
@@ -317,12 +317,7 @@ def _elements(args: argparse.Namespace) -> int:
     if args.names:
         print("\n".join(index.names()))
         return 0
-    for name in index.names():
-        try:
-            summary = index.get(name).summary
-        except ElementLoadError as exc:
-            summary = f"(cannot be loaded: {exc})"
-        print(f"{name:<24} {summary}\n{'':<24} from {index.source(name).origin}")
+    print(show.render_rows(show.element_rows(index)))
     return 0
 
 

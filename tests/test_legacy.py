@@ -344,6 +344,19 @@ def test_environment_d_exports_reach_python_hooks(tmp_path: Path) -> None:
     assert not list((tmp_path / "tmp").glob("dibpy_env.*"))
 
 
+@pytest.mark.root
+@needs_root
+def test_host_scripts_may_call_sudo_as_dib_scripts_do(tmp_path: Path) -> None:
+    write_legacy(
+        tmp_path / "elements",
+        "sudoer",
+        {"root.d/50-sudo": "#!/bin/bash\nset -eu\nsudo -E -- touch $TARGET_ROOT/made-by-sudo\n"},
+    )
+    result, tar = build(tmp_path, "sudoer")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "./made-by-sudo" in Built(result, tar, tmp_path).names()
+
+
 # --- failures --------------------------------------------------------------------------
 
 FAILING = "#!/bin/bash\necho 'first line of the failure'\necho 'the reason it failed' >&2\nexit 3\n"

@@ -35,6 +35,7 @@ log = logging.getLogger("dibpy.legacy")
 DRIVER = "dibpy-run-hook"
 DRIVER_FILE = Path(__file__).with_name(DRIVER)
 IN_TARGET = "/tmp/in_target.d"
+HOST_BIN = Path(__file__).with_name("host-bin")
 HOST_SBIN = ("/sbin", "/usr/sbin", "/usr/local/sbin")
 # Host variables a chroot must not inherit (DIB runs `env -u TMPDIR -u VIRTUAL_ENV`), and
 # dibpy's own Python settings, which mean nothing to a shell script.
@@ -237,9 +238,11 @@ def lib_dir() -> Path:
 
 
 def _host_path(path: str) -> str:
-    """The host PATH with /sbin, /usr/sbin and /usr/local/sbin added when missing (DIB)."""
-    entries = [p for p in path.split(":") if p]
-    return ":".join(entries + [p for p in HOST_SBIN if p not in entries])
+    """dibpy's host stand-ins first (``sudo``, which DIB's host scripts call and dibpy, as
+    root, does not need), then the host PATH with /sbin, /usr/sbin and /usr/local/sbin added
+    when missing, as DIB adds them."""
+    entries = [p for p in path.split(":") if p and p != str(HOST_BIN)]
+    return ":".join([str(HOST_BIN), *entries, *(p for p in HOST_SBIN if p not in entries)])
 
 
 def _elements_path(user: str, element_dirs: Mapping[str, str]) -> str:
