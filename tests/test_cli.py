@@ -109,7 +109,8 @@ def test_plan_json(tmp_path: Path) -> None:
     assert list(data["phases"]) == PHASE_NAMES
     for items in data["phases"].values():
         for item in items:
-            assert set(item) == {"order", "element", "hook"}
+            assert set(item) == {"order", "element", "hook", "kind"}
+            assert item["kind"] == "python"  # every element of this set is a built-in module
             assert item["element"] in data["elements"]
     assert build_dirs(tmp_path / "tmp") == []
 
@@ -136,21 +137,44 @@ def test_plan_of_a_user_element(
     assert cli.main(argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["elements"] == ["test-os", "mine"]
-    assert data["phases"]["install"] == [{"order": 7, "element": "mine", "hook": "do_it"}]
+    assert data["phases"]["install"] == [
+        {"order": 7, "element": "mine", "hook": "do_it", "kind": "python"}
+    ]
     assert all(data["phases"][p] == [] for p in PHASE_NAMES if p != "install")
 
 
-def test_elements_lists_builtins_with_origin_and_doc(
+REPLACES = " (replaces diskimage-builder's folder element)"
+
+
+def test_elements_lists_builtins_with_kind_origin_and_doc(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["elements"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "KIND", "SUMMARY"]
     builtin = builtin_elements_dir()
     for name in ("vm", "dpkg", "ubuntu-minimal", "debian-minimal"):
         first = next(i for i, line in enumerate(lines) if line.split()[:1] == [name])
-        assert lines[first + 1].strip() == f"from built-in {builtin / name}.py"
+        assert lines[first].split()[1] == "python"
+        # DIB has a folder of each of these names; dibpy's module is the one used.
+        assert lines[first + 1].strip() == f"from built-in {builtin / name}.py{REPLACES}"
     vm = next(line for line in lines if line.startswith("vm "))
     assert "A partitioned, bootable disk image" in vm
+
+
+def test_elements_lists_dibs_folders_as_legacy(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["elements"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["simple-init"])
+    assert lines[at].split(None, 2)[1:] == [
+        "legacy",
+        "Basic network and system configuration that can't be done until boot",
+    ]
+    where = lines[at + 1].strip()
+    assert where.startswith("from diskimage-builder ")
+    assert where.endswith("/diskimage_builder/elements/simple-init")
 
 
 def test_elements_shows_user_elements_overrides_and_broken_ones(
@@ -162,8 +186,8 @@ def test_elements_shows_user_elements_overrides_and_broken_ones(
     assert cli.main(["elements", "--element-path", str(user)]) == 0
     lines = capsys.readouterr().out.splitlines()
     at = lines.index(next(line for line in lines if line.startswith("dpkg ")))
-    assert lines[at].split(None, 1)[1] == "My dpkg."
-    assert lines[at + 1].strip() == f"from path {dpkg}"
+    assert lines[at].split(None, 2)[1:] == ["python", "My dpkg."]
+    assert lines[at + 1].strip() == f"from path {dpkg}{REPLACES}"
     broken = next(line for line in lines if line.startswith("broken-one "))
     assert "(cannot be loaded:" in broken
 

@@ -96,6 +96,7 @@ def test_show_text(element_dir: Path, cli_env: dict[str, str], tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.splitlines()[0] == f"showable  (path {path})"
+    assert "KIND:       python\n" in out
     assert "Shows everything show can show." in out and "A second paragraph of doc." in out
     assert "DEPENDS:    test-os" in out
     assert "PROVIDES:   showable" in out
@@ -119,6 +120,9 @@ def test_show_json(element_dir: Path, cli_env: dict[str, str], tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     assert info["origin"] == "path"
+    assert info["kind"] == "python" and info["folder"] is None
+    assert info["environment_d"] == info["data"] == info["source_repositories"] == []
+    assert info["pkg_map"] is info["svc_map"] is False
     assert info["host_tools"] == {"xz": "xz-utils", "tar": "tar"}
     assert info["hooks"] == {
         "root": [
@@ -140,6 +144,113 @@ def test_show_a_built_in_element(cli_env: dict[str, str], tmp_path: Path) -> Non
     assert info["origin"] == "built-in"
     assert "write_dpkg_manifest" in [h["hook"] for h in info["hooks"]["finalise"]]
     assert "DIB_APT_LOCAL_CACHE" in [s["variable"] for s in info["settings"]]
+
+
+def write_legacy_element(directory: Path) -> Path:
+    """A DIB folder element with one of each of the files ``dibpy show`` reports."""
+    folder = directory / "folder-thing"
+    files = {
+        "README.rst": "============\nfolder-thing\n============\nA folder element to show.\n",
+        "element-deps": "test-os\npackage-installs\n",
+        "element-provides": "thing\n",
+        "environment.d/10-thing.bash": "export THING=1\n",
+        "environment.d/20-more": "export MORE=1\n",
+        "package-installs.yaml": "curl:\njq:\n  phase: pre-install\n",
+        "pkg-map": "{}\n",
+        "svc-map": "{}\n",
+        "static/etc/thing.conf": "x\n",
+        "bin/thing": "#!/bin/sh\n",
+        "init-scripts/systemd/thing.service": "[Unit]\n",
+        "source-repository-thing": "thing git /opt/thing https://example.org/thing\n",
+        "root.d/10-fetch": "#!/bin/bash\n",
+        "install.d/50-thing": "#!/bin/bash\n",
+        "install.d/thing-source-install/40-from-source": "#!/bin/bash\n",
+        "install.d/README.rst": "not a script\n",
+    }
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if ".d/" in name and not name.startswith("environment.d") and "README" not in name:
+            path.chmod(0o755)
+    return folder
+
+
+def test_show_a_legacy_element_json(
+    element_dir: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    folder = write_legacy_element(element_dir)
+    done = run_dibpy(
+        ["show", "--json", "--element-path", str(element_dir), "folder-thing"], cli_env, tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["kind"] == "legacy"
+    assert info["origin"] == "path"
+    assert info["folder"] == info["location"] == str(folder)
+    assert info["doc"] == "A folder element to show."
+    assert info["depends"] == ["test-os", "package-installs"]
+    assert info["provides"] == ["thing"]
+    assert info["environment_d"] == ["10-thing.bash", "20-more"]
+    assert info["packages"] == ["curl", "jq"]
+    assert info["pkg_map"] is info["svc_map"] is True
+    assert info["data"] == ["static/", "bin/", "init-scripts/"]
+    assert info["source_repositories"] == ["source-repository-thing"]
+    assert info["hooks"] == {
+        "root": [{"order": 10, "hook": "10-fetch", "doc": "on the host"}],
+        "install": [
+            {
+                "order": 40,
+                "hook": "40-from-source",
+                "doc": "in the chroot, from install.d/thing-source-install/ when install type "
+                "'source'",
+            },
+            {"order": 50, "hook": "50-thing", "doc": "in the chroot"},
+        ],
+    }
+    assert info["settings"] == []
+
+
+def test_show_a_legacy_element_text(
+    element_dir: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    folder = write_legacy_element(element_dir)
+    argv = ["show", "--element-path", str(element_dir), "folder-thing"]
+    done = run_dibpy(argv, cli_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"folder-thing  (path {folder})"
+    assert lines[2] == "  A folder element to show."
+    for line in (
+        "KIND:       legacy (a DIB folder element)",
+        "DEPENDS:    test-os package-installs",
+        "PROVIDES:   thing",
+        "ENV.D:      10-thing.bash 20-more",
+        "PACKAGES:   curl jq",
+        "MAPS:       pkg-map svc-map",
+        "DATA:       static/ bin/ init-scripts/",
+        "SOURCES:    source-repository-thing",
+        "  root:",
+        "    10  10-fetch  on the host",
+        "    40  40-from-source  in the chroot, from install.d/thing-source-install/ when "
+        "install type 'source'",
+        "    50  50-thing  in the chroot",
+        "Settings: none",
+    ):
+        assert line in lines, (line, lines)
+
+
+def test_show_one_of_dibs_folders(cli_env: dict[str, str], tmp_path: Path) -> None:
+    done = run_dibpy(["show", "--json", "growroot"], cli_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert (info["kind"], info["origin"]) == ("legacy", "diskimage-builder")
+    assert info["folder"].endswith("/diskimage_builder/elements/growroot")
+    assert info["depends"] == ["dib-init-system", "install-static"]
+    assert info["data"] == ["static/", "init-scripts/"]
+    assert info["hooks"] == {
+        "post-install": [{"order": 80, "hook": "80-growroot", "doc": "in the chroot"}]
+    }
 
 
 def test_show_an_unknown_element_is_exit_2(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -178,11 +289,20 @@ def test_bash_completion_completes_commands_and_options(
     assert complete("dibpy", "b") == ["boot", "build"]
     assert complete("dibpy", "build", "--no-p") == ["--no-progress"]
     assert complete("dibpy", "build", "--stop-after", "pre-") == ["pre-finalise", "pre-install"]
-    # Element names, as `dibpy elements --names` finds them (here: the built-ins).
-    assert complete("dibpy", "show", "deb") == ["debian-minimal", "debootstrap"]
+    # Element names, as `dibpy elements --names` finds them (here: the built-ins and the
+    # folders of the diskimage-builder installed for the tests).
+    assert complete("dibpy", "show", "deb") == [
+        "debian",
+        "debian-minimal",
+        "debian-systemd",
+        "debian-upstart",
+        "debootstrap",
+    ]
     assert complete("dibpy", "build", "-n", "ubuntu-m") == ["ubuntu-minimal"]
     assert complete("dibpy", "plan", "vm", "block-device-") == [
         "block-device-efi",
+        "block-device-efi-4k",
+        "block-device-efi-lvm",
         "block-device-gpt",
         "block-device-mbr",
     ]
