@@ -1,0 +1,1 @@
+export DIB_INSTALLTYPE_ironic_python_agent_ramdisk=${DIB_INSTALLTYPE_ironic_python_agent_ramdisk:-source}

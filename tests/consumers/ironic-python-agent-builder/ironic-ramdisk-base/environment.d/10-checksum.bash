@@ -1,0 +1,1 @@
+export DIB_CHECKSUM=${DIB_CHECKSUM:-sha256}
