@@ -24,6 +24,7 @@ from root_helpers import needs_root
 from dibpy.elements import ElementIndex, resolve
 from dibpy.elements.folder import script_order
 from dibpy.errors import ElementLoadError, ResolutionError
+from dibpy.legacy.hooktree import assemble
 from dibpy.phases import Phase
 from dibpy.plan import Plan
 
@@ -451,3 +452,26 @@ def test_the_driver_is_executable_in_the_wheel_sources() -> None:
     driver = Path(__file__).parent.parent / "dibpy" / "legacy" / "dibpy-run-hook"
     assert driver.stat().st_mode & stat.S_IXUSR
     assert os.access(driver, os.X_OK)
+
+
+def test_the_hooks_tree_merges_folders_and_top_level_data_files(tmp_path: Path) -> None:
+    make_element(tmp_path / "elements", "py-os", 'PROVIDES = ["operating-system"]\n')
+    package = make_element(tmp_path / "elements", "ported", '"""A port."""\n', package=True)
+    (package.parent / "source-repository-ported").write_text("x git /opt/x file:///x\n")
+    (package.parent / "static/etc").mkdir(parents=True)
+    (package.parent / "static/etc/ported.conf").write_text("p\n")
+    write_legacy(
+        tmp_path / "elements",
+        "legacy-a",
+        {"static/etc/legacy.conf": "l\n", "install.d/50-a": "#!/bin/sh\n", "README.rst": "A\n"},
+    )
+    chosen = resolve(["py-os", "ported", "legacy-a"], index(tmp_path / "elements"))
+    hooks = tmp_path / "hooks"
+    assemble(chosen.elements, hooks)
+    assert (hooks / "source-repository-ported").is_file()
+    assert not (hooks / "__init__.py").exists()
+    assert (hooks / "static/etc/ported.conf").read_text() == "p\n"
+    assert (hooks / "static/etc/legacy.conf").read_text() == "l\n"
+    assert os.access(hooks / "install.d/50-a", os.X_OK)
+    assert os.access(hooks / "dibpy-run-hook", os.X_OK)
+    assert os.access(hooks / "bin/install-packages", os.X_OK)  # a legacy element is in

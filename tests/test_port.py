@@ -10,7 +10,6 @@ same tree, path by path (type, mode, owner, symlink target, content).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -23,7 +22,7 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from conftest import REPO, clean_env, run_dibpy
@@ -39,6 +38,7 @@ from dibpy.errors import HookDefinitionError, InputError
 from dibpy.legacy.kept import KeptScriptMissing, run_kept_script
 from dibpy.phases import Phase
 from dibpy.port import NotPlain, parse_environment, port, read_element
+from dibpy.treediff import Allowance, compare, read_tree
 
 EXAMPLE = REPO / "examples" / "legacy-element"
 TEST_ELEMENTS = REPO / "tests" / "elements"
@@ -356,11 +356,14 @@ def test_the_todo_list_says_what_is_left(rich: Path) -> None:
         "``post-root.d/100-late`` is numbered 100",
         "``block-device.d/10-partition`` is kept but has no hook",
         "``block-device-ppc64el.yaml`` is kept",
-        "``source-repository-rich`` is kept in the package folder",
         "``tests/`` (DIB's functional tests) was not kept",
         "The install hooks run in another order than their scripts did (50-B, 50-b, 50_a)",
     ):
         assert said in todo, said
+
+
+def test_top_level_data_files_reach_the_hooks_tree_without_a_todo(rich: Path) -> None:
+    assert "source-repository-rich" not in " ".join(read_element(rich).todo)
 
 
 def test_the_generated_module_is_ruff_and_mypy_clean(rich: Path, tmp_path: Path) -> None:
@@ -598,31 +601,7 @@ def test_the_example_port_is_what_the_tool_makes(tmp_path: Path) -> None:
 # Paths that may differ between the two builds, each with its reason. None so far: the
 # manifest (which names the hooks: scripts for one, functions for the other) is written
 # beside the image, not into it.
-ALLOWED_DIFFERENCES: dict[str, str] = {}
-
-
-def tree_entries(root: Path) -> dict[str, tuple[Any, ...]]:
-    """Path -> (type, mode, uid, gid, symlink target, SHA256 of the content) of every path
-    under ``root``; timestamps are not compared. (To be replaced by the shared tree
-    comparison, dibpy.treediff, once it lands.)"""
-    entries: dict[str, tuple[Any, ...]] = {}
-    for folder, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            path = Path(folder) / name
-            info = path.lstat()
-            target = os.readlink(path) if stat.S_ISLNK(info.st_mode) else ""
-            digest = ""
-            if stat.S_ISREG(info.st_mode):
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            entries["/" + str(path.relative_to(root))] = (
-                stat.S_IFMT(info.st_mode),
-                stat.S_IMODE(info.st_mode),
-                info.st_uid,
-                info.st_gid,
-                target,
-                digest,
-            )
-    return entries
+ALLOWED_DIFFERENCES: list[Allowance] = []
 
 
 def build_tree(base: Path, element_dir: Path, env_extra: Mapping[str, str]) -> Path:
@@ -652,20 +631,17 @@ def test_the_port_builds_the_same_tree(tmp_path: Path, env_extra: dict[str, str]
     ported = port(EXAMPLE / "legacy" / "hello-legacy", tmp_path / "ported").package.parent
     legacy_tree = build_tree(tmp_path / "legacy-build", EXAMPLE / "legacy", env_extra)
     ported_tree = build_tree(tmp_path / "ported-build", ported, env_extra)
-    legacy, port_ = tree_entries(legacy_tree), tree_entries(ported_tree)
-    differences = {
-        path: (legacy.get(path), port_.get(path))
-        for path in sorted(set(legacy) | set(port_))
-        if legacy.get(path) != port_.get(path) and path not in ALLOWED_DIFFERENCES
-    }
-    assert not differences
+    comparison = compare(legacy_tree, ported_tree, ALLOWED_DIFFERENCES)
+    assert comparison.equal, comparison.report()
+    port_ = read_tree(ported_tree)
     # The trees are the element's work, not two empty trees alike.
     greeting = env_extra.get("DIB_HELLO_GREETING", "Hello from hello-legacy")
     assert (ported_tree / "etc/motd").read_text() == greeting + "\n"
-    assert port_["/etc/motd"][1] == int(env_extra.get("DIB_HELLO_MOTD_MODE", "0644"), 8)
-    assert port_["/etc/hello/current.conf"][4] == "conf.d/10-default.conf"
-    assert port_["/etc/hello/conf.d/10-default.conf"][1] == 0o600
-    assert port_["/var/lib/hello"][2:4] == (1000, 1000)
+    assert port_["/etc/motd"].mode == int(env_extra.get("DIB_HELLO_MOTD_MODE", "0644"), 8)
+    assert port_["/etc/hello/current.conf"].target == "conf.d/10-default.conf"
+    assert port_["/etc/hello/conf.d/10-default.conf"].mode == 0o600
+    hello = port_["/var/lib/hello"]
+    assert (hello.uid, hello.gid) == (1000, 1000)
     assert (ported_tree / "var/lib/hello/platform").read_text() in ("other\n", "arm\n")
     assert (ported_tree / "etc/hello/cleaned-up").read_text() == "done\n"
     assert "arch=" in (ported_tree / "etc/hello/build-info").read_text()
@@ -696,7 +672,9 @@ def test_the_translation_in_the_docs_builds_the_same_tree(tmp_path: Path) -> Non
     init.write_text(without_hooks(init.read_text(), *hooks) + "\n\n" + translated_hooks())
     (package / "install.d" / "50-hello-files").unlink()  # no longer run by anything
     (package / "post-install.d" / "60-hello-state").unlink()
-    legacy = tree_entries(build_tree(tmp_path / "legacy-build", EXAMPLE / "legacy", {}))
-    translated = tree_entries(build_tree(tmp_path / "translated-build", package.parent, {}))
-    assert {p for p in set(legacy) | set(translated) if legacy.get(p) != translated.get(p)} == set()
-    assert translated["/var/lib/hello"][2:4] == (1000, 1000)
+    legacy = build_tree(tmp_path / "legacy-build", EXAMPLE / "legacy", {})
+    translated = build_tree(tmp_path / "translated-build", package.parent, {})
+    comparison = compare(legacy, translated, ALLOWED_DIFFERENCES)
+    assert comparison.equal, comparison.report()
+    hello = read_tree(translated)["/var/lib/hello"]
+    assert (hello.uid, hello.gid) == (1000, 1000)

@@ -3,7 +3,8 @@
 A legacy element is a directory holding DIB's element files. Its metadata becomes what a
 Python element declares: ``element-deps`` → ``DEPENDS``, ``element-provides`` →
 ``PROVIDES``, ``package-installs.yaml``/``.json`` → ``PACKAGES``, ``pkg-map`` → ``PKG_MAP``,
-``svc-map`` → ``SVC_MAP``. They are set on a module object made for the element, so every
+``svc-map`` → ``SVC_MAP``, ``block-device-default.yaml`` → ``BLOCK_DEVICE_CONFIG``. They are
+set on a module object made for the element, so every
 piece of dibpy that reads a module attribute (package-installs, pkg-map, ``dibpy show``)
 serves legacy elements unchanged. Every executable script of a ``<phase>.d/`` folder whose
 name dib-run-parts accepts becomes a hook, ordered by its leading number.
@@ -71,6 +72,9 @@ def load_legacy_element(name: str, directory: Path, origin: Origin) -> Element:
     packages = _packages(name, directory)
     if packages:
         module.PACKAGES = packages  # type: ignore[attr-defined]
+    default_layout = directory / "block-device-default.yaml"
+    if default_layout.is_file():  # what the block-device element's Python twin declares
+        module.BLOCK_DEVICE_CONFIG = default_layout.read_text()  # type: ignore[attr-defined]
     for attribute, filename in (("PKG_MAP", "pkg-map"), ("SVC_MAP", "svc-map")):
         data = _data_file(name, directory / filename)
         if data is not None:
@@ -195,7 +199,9 @@ def _summary(directory: Path) -> str:
             return ""
         for line in lines:
             text = line.strip()
-            if not text or set(text) <= set("=-~#*^") or text.lstrip("#").strip() == directory.name:
+            title = text.lstrip("#").strip() == directory.name
+            markup = text.startswith(("..", ":")) or set(text) <= set("=-~#*^")
+            if not text or title or markup:  # RST titles, targets and directives
                 continue
             return text
     return ""

@@ -53,7 +53,7 @@ def assemble(elements: Iterable[Element], hooks: Path) -> None:
             if entry.is_dir() and not entry.is_symlink():
                 if entry.name not in SKIPPED_FOLDERS and not entry.name.startswith("."):
                     _merge(entry, hooks / entry.name)
-            elif element.kind == "legacy" and entry.is_file() and entry.suffix != ".pyc":
+            elif entry.is_file() and _is_data_file(element, entry):
                 destination = hooks / entry.name
                 if destination.is_symlink() or destination.is_file():
                     destination.unlink()
@@ -61,6 +61,15 @@ def assemble(elements: Iterable[Element], hooks: Path) -> None:
     install_driver(hooks)
     if any(_has_scripts(e) for e in elements):
         install_helpers(hooks)
+
+
+def _is_data_file(element: Element, entry: Path) -> bool:
+    """A top-level file the hooks tree gets: any of a legacy element's (not ``*.pyc``), and
+    a package element's files other than its Python code (a ported element's
+    ``source-repository-*``, say)."""
+    if entry.suffix == ".pyc":
+        return False
+    return element.kind == "legacy" or entry.suffix not in (".py", ".pyi", ".typed")
 
 
 def _has_scripts(element: Element) -> bool:

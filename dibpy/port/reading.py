@@ -309,11 +309,8 @@ def _note_top_level_file(port: Port, name: str) -> None:
             "DIB_BLOCK_DEVICE_CONFIG): set it if this element chooses the layout."
         )
         return
-    port.todo.append(
-        f"``{name}`` is kept in the package folder; dibpy merges only the sub-folders of a "
-        "Python element into the hooks tree, so a script looking for it at "
-        f"``$TMP_HOOKS_PATH/{name}`` does not find it there."
-    )
+    # Any other top-level file (source-repository-*, svc-map, ...) is kept beside
+    # __init__.py, and the hooks tree gets it at its top, as it gets a legacy element's.
 
 
 def _note_escaping_links(port: Port) -> None:
