@@ -9,7 +9,8 @@ links are made as DIB's `extra-data.d/99-enable-install-types` makes them, by
 `dibpy.install_types`, which the build calls for the legacy elements' scripts.
 """
 
-from dibpy import ElementSettings, setting
+from dibpy import BuildContext, ElementSettings, Phase, extra_data_hook, setting
+from dibpy.install_types import link_selected
 
 ENVIRONMENT = {"DIB_DEFAULT_INSTALLTYPE": "source"}
 
@@ -20,3 +21,11 @@ class InstallTypeSettings(ElementSettings):
         "source",
         "install type of every prefix without its own DIB_INSTALLTYPE_<prefix>",
     )
+
+
+@extra_data_hook(order=99)
+def enable_install_types(ctx: BuildContext) -> None:
+    """Link the chosen install.d/<prefix>-<type>-install/ scripts into install.d."""
+    install_d = ctx.hooks_path / "install.d"
+    if install_d.is_dir():
+        link_selected(install_d, ctx.shell_environment(Phase.EXTRA_DATA))

@@ -475,3 +475,26 @@ def test_the_hooks_tree_merges_folders_and_top_level_data_files(tmp_path: Path) 
     assert os.access(hooks / "install.d/50-a", os.X_OK)
     assert os.access(hooks / "dibpy-run-hook", os.X_OK)
     assert os.access(hooks / "bin/install-packages", os.X_OK)  # a legacy element is in
+
+
+@pytest.mark.root
+@needs_root
+@pytest.mark.parametrize(("chosen", "other"), [("source", "package"), ("package", "source")])
+def test_install_types_choose_which_variant_runs(tmp_path: Path, chosen: str, other: str) -> None:
+    write_legacy(
+        tmp_path / "elements",
+        "nova-ish",
+        {
+            f"install.d/nova-ish-{kind}-install/20-nova": (
+                f"#!/bin/bash\nset -eu\necho {kind} > /ran-$(basename $(dirname $0))\n"
+            )
+            for kind in ("source", "package")
+        },
+    )
+    extra = {"DIB_INSTALLTYPE_nova_ish": chosen} if chosen != "source" else {}
+    result, tar = build(tmp_path, "install-types", "nova-ish", extra=extra)
+    assert result.returncode == 0, result.stderr[-2000:]
+    built = Built(result, tar, tmp_path)
+    # run through the link in install.d, so $(dirname $0) is install.d as under DIB
+    assert built.read("ran-install.d") == f"{chosen}\n".encode()
+    assert f"Skipping 20-nova of nova-ish: install type {other!r}" in result.stderr
