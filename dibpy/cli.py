@@ -15,7 +15,7 @@ from pathlib import Path
 import shtab
 from rich.console import Console
 
-from dibpy import api, log, port, progress, qemu, show
+from dibpy import api, log, port, progress, qemu, show, treediff
 from dibpy._version import __version__
 from dibpy.blockdev.disk import has_esp
 from dibpy.build import BuildResult
@@ -190,6 +190,31 @@ def parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("elements", parents=[paths], help="list every element found")
     listing.add_argument("--names", action="store_true", help="only the names, one a line")
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+
+    diff_cmd = commands.add_parser(
+        "diff",
+        help="compare two image trees (directories or tar files)",
+        description="Compare two trees, each a directory or a tar archive (as -t tar writes): "
+        "paths, types, modes, numeric owners, symlink targets, file contents and device "
+        "numbers; never timestamps. Exit 0 when they are equal but for the --allow'ed "
+        "paths, 1 when they differ.",
+    )
+    for side in ("left", "right"):
+        tree_arg = diff_cmd.add_argument(side, type=Path, help=f"the {side} tree")
+        tree_arg.complete = shtab.FILE  # type: ignore[attr-defined]
+    diff_cmd.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="GLOB[=FIELDS]",
+        help="paths matching GLOB (against /path) may differ; with =FIELDS (a comma list "
+        "of type,mode,uid,gid,target,sha256,device), only in those fields (repeatable)",
+    )
+    diff_cmd.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    diff_cmd.add_argument(
+        "--show-allowed", action="store_true", help="also list the allowed differences"
+    )
 
     show_cmd = commands.add_parser(
         "show",
@@ -275,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(args)
         if args.command == "port":
             return _port(args)
+        if args.command == "diff":
+            return _diff(args)
         if args.command == "completion":
             print(
                 shtab.complete(
@@ -317,7 +344,8 @@ def _elements(args: argparse.Namespace) -> int:
     if args.names:
         print("\n".join(index.names()))
         return 0
-    print(show.render_rows(show.element_rows(index)))
+    rows = show.element_rows(index)
+    print(json.dumps(rows, indent=2) if args.json else show.render_rows(rows))
     return 0
 
 
@@ -328,6 +356,16 @@ def _show(args: argparse.Namespace) -> int:
     info = show.element_info(index, args.element)
     print(json.dumps(info, indent=2) if args.json else show.render(info))
     return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    allowances = [treediff.parse_allowance(text) for text in args.allow]
+    comparison = treediff.compare(args.left, args.right, allowances)
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        print(comparison.report(show_allowed=args.show_allowed))
+    return 0 if comparison.equal else 1
 
 
 def _port(args: argparse.Namespace) -> int:

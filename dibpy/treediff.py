@@ -147,6 +147,20 @@ class Comparison:
         }
 
 
+def parse_allowance(text: str) -> Allowance:
+    """``GLOB`` or ``GLOB=FIELD,FIELD`` (the command line's ``--allow``)."""
+    pattern, _, fields = text.partition("=")
+    names = tuple(f for f in fields.split(",") if f) if fields else ()
+    unknown = [f for f in names if f not in FIELDS]
+    if not pattern or unknown:
+        raise InputError(
+            f"--allow {text!r} is not GLOB or GLOB=FIELDS: the fields are "
+            f"{', '.join(FIELDS)}; for example --allow '/etc/machine-id' or "
+            "--allow '/var/log/*=sha256'."
+        )
+    return Allowance(pattern, f"--allow {text}", names)
+
+
 def read_tree(source: Path) -> dict[str, Entry]:
     """``{"/path": Entry}`` of a directory or a tar archive (the root itself is ``/``)."""
     if source.is_dir():

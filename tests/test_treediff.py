@@ -3,8 +3,10 @@ archives `tar` makes of them (as `dibpy build -t tar` does)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,27 @@ def test_something_that_is_not_a_tree_is_bad_input(tmp_path: Path) -> None:
         read_tree(tmp_path / "notes.txt")
     with pytest.raises(InputError):
         read_tree(tmp_path / "missing")
+
+
+def test_dibpy_diff_exits_0_when_equal_1_when_not_2_on_bad_input(tmp_path: Path) -> None:
+    left = make_tree(tmp_path / "left")
+    right = make_tree(tmp_path / "right")
+    tar = tar_of(right, tmp_path / "right.tar")
+
+    def diff(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dibpy", "diff", *args], capture_output=True, text=True
+        )
+
+    same = diff(str(left), str(tar))
+    assert same.returncode == 0, same.stderr
+    assert "0 unexpected differences" in same.stdout
+    (right / "etc/hostname").write_text("changed\n")
+    changed = diff(str(left), str(right))
+    assert changed.returncode == 1
+    assert "/etc/hostname: sha256" in changed.stdout
+    allowed = diff(str(left), str(right), "--allow", "/etc/host*=sha256", "--json")
+    assert allowed.returncode == 0
+    assert json.loads(allowed.stdout)["differences"][0]["allowed_by"] == "--allow /etc/host*=sha256"
+    bad = diff(str(left), str(right), "--allow", "/etc/hostname=colour")
+    assert bad.returncode == 2 and "the fields are" in bad.stderr and "Traceback" not in bad.stderr
