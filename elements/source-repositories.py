@@ -440,6 +440,12 @@ class _Fetcher:
             raise SourceRepositoryError(
                 f"{repository.origin}: {repository.name} has no location to fetch from."
             )
+        for field, value in (("location", repository.location), ("ref", repository.ref)):
+            if repository.type == "git" and value.startswith("-"):
+                raise SourceRepositoryError(
+                    f"{repository.origin}: the {field} {value!r} of {repository.name} starts "
+                    "with '-', which git would take for an option; dibpy refuses it."
+                )
         return True
 
     def place(self, repository: Repository) -> None:

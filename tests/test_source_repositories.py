@@ -576,6 +576,8 @@ def test_lines_are_expanded_like_dibs_eval(
         ("foo git /opt/foo 'unterminated", "unterminated"),
         ("foo git", "has no destination"),
         ("foo git /opt/foo", "has no location"),
+        ("foo git /opt/foo --upload-pack=touch", "starts with '-'"),
+        ("foo git /opt/foo /repo --upload-pack=touch", "starts with '-'"),
     ],
 )
 def test_bad_lines_are_errors(sr: ModuleType, make_ctx: MakeContext, line: str, error: str) -> None:
