@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 import tarfile
 import textwrap
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -498,3 +502,42 @@ def test_install_types_choose_which_variant_runs(tmp_path: Path, chosen: str, ot
     # run through the link in install.d, so $(dirname $0) is install.d as under DIB
     assert built.read("ran-install.d") == f"{chosen}\n".encode()
     assert f"Skipping 20-nova of nova-ish: install type {other!r}" in result.stderr
+
+
+@pytest.mark.root
+@needs_root
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("phase", ["root", "install"])
+def test_a_signal_while_a_script_runs_leaves_nothing(
+    tmp_path: Path, signum: signal.Signals, phase: str
+) -> None:
+    where = "$TARGET_ROOT" if phase == "root" else ""
+    write_legacy(
+        tmp_path / "elements",
+        "sleeper",
+        {f"{phase}.d/50-sleep": f"#!/bin/bash\ntouch {where}/started\nexec sleep 120\n"},
+    )
+    env = clean_env(tmp_path, DIB_NO_TMPFS="1")
+    paths = ["--element-path", str(tmp_path / "elements"), "--element-path", str(TEST_ELEMENTS)]
+    args = ["build", "-n", "-t", "tar", "-o", str(tmp_path / "out"), *paths]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dibpy", *args, "bash-root", "sleeper"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a terminal's Ctrl-C reaches the whole process group
+    )
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "tmp").glob("dibpy_build.*/root/started")):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr
+        time.sleep(0.1)
+    os.killpg(process.pid, signum)
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 130, error[-2000:]
+    assert "Interrupted" in error and "'50-sleep'" in error and "Traceback" not in error
+    assert not (tmp_path / "out.tar").exists()
+    assert not build_dirs(tmp_path / "tmp")
+    assert not processes_under(tmp_path)
+    assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
