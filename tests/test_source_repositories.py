@@ -197,7 +197,7 @@ def test_an_unreachable_location_fails_after_five_attempts_and_leaves_no_cache(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(sr, "GIT_RETRY_SECONDS", 0)
+    monkeypatch.setattr(sr.fetching, "GIT_RETRY_SECONDS", 0)
     ctx = make_ctx(f"foo git /opt/foo {tmp_path}/no-such-repo\n")
     with pytest.raises(sr.SourceRepositoryError, match="git failed 5 times cloning"):
         sr.source_repositories(ctx)
