@@ -93,7 +93,7 @@ def contract_elements(directory: Path, git_url: str, tar_url: str) -> None:
     }
     files = {
         "README.rst": "============\ndib-contract\n============\nEvery piece of the contract.\n",
-        "element-deps": "dib-contract-dep\nsource-repositories\nsvc-map\n",
+        "element-deps": "dib-contract-dep\ninstall-static\nsource-repositories\nsvc-map\n",
         "element-provides": "contract-virtual\n",
         "environment.d/10-contract": (
             "export CONTRACT_EXPORTED=exported\nCONTRACT_HIDDEN=hidden\n"
