@@ -31,6 +31,7 @@ from dibpy.settings import ElementSettings, read_settings
 from dibpy.workspace import Workspace, use_tmpfs
 
 log = logging.getLogger("dibpy.build")
+NO_FINAL_IMAGE = "no-final-image"
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,12 @@ class Build:
         destinations = {}
         if self.config.stop_after is None:
             outputs.check_formats(self.config.formats)
-            for fmt in self.config.formats:
+            formats = self._final_formats()
+            for fmt in formats:
                 destination = self.config.output_path(fmt).absolute()
                 outputs.check_writable(destination)
                 destinations[fmt] = destination
-            if outputs.needs_disk(self.config.formats):
+            if outputs.needs_disk(formats):
                 self.block_device = diskimage.block_device_config(
                     self.plan.element_set, self.config.env, self.config.root_label
                 )
@@ -169,6 +171,20 @@ class Build:
                 ):
                     read_settings(value, self.config.env, owner=element.name)
         return destinations
+
+    def _final_formats(self) -> list[str]:
+        """The formats to write. DIB's ``no-final-image`` element (ramdisk builds, whose
+        elements write the kernel and initramfs themselves) means no disk image: only tree
+        formats (tar, squashfs) are written, as DIB writes those before its conversions."""
+        formats = list(self.config.formats)
+        if NO_FINAL_IMAGE not in self.plan.elements:
+            return formats
+        skipped = [f for f in formats if f not in outputs.TREE_WRITERS]
+        if skipped:
+            log.info(
+                "Element %s is in the build: no %s written", NO_FINAL_IMAGE, ", ".join(skipped)
+            )
+        return [f for f in formats if f in outputs.TREE_WRITERS]
 
     def _check_host_tools(self, formats: list[str]) -> None:
         """Every program the build will run on the host is there, or say which package."""

@@ -541,3 +541,18 @@ def test_a_signal_while_a_script_runs_leaves_nothing(
     assert not build_dirs(tmp_path / "tmp")
     assert not processes_under(tmp_path)
     assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
+
+
+@pytest.mark.root
+@needs_root
+def test_no_final_image_writes_only_tree_formats(tmp_path: Path) -> None:
+    pytest.importorskip("diskimage_builder")  # DIB's own (empty) no-final-image element
+    (tmp_path / "elements").mkdir()
+    env = clean_env(tmp_path, DIB_NO_TMPFS="1")
+    paths = ["--element-path", str(tmp_path / "elements"), "--element-path", str(TEST_ELEMENTS)]
+    args = ["build", "-n", "-t", "tar,raw", "-o", str(tmp_path / "out"), *paths]
+    result = run_dibpy([*args, "bash-root", "no-final-image"], env, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "out.tar").is_file()
+    assert not (tmp_path / "out.raw").exists()
+    assert "no-final-image is in the build: no raw written" in result.stderr
