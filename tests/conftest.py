@@ -11,10 +11,17 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from dibpy.context import BuildContext
+from dibpy.run import Runner
+from dibpy.workspace import Workspace
+
+ContextFactory = Callable[..., BuildContext]
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "elements"
@@ -118,3 +125,39 @@ def element_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     return clean_env(tmp_path)
+
+
+@pytest.fixture
+def context_factory(tmp_path: Path) -> Iterator[ContextFactory]:
+    """Real build contexts on workspaces under tmp_path, each closed afterwards:
+    ``context_factory(elements=("dpkg",), env={...}, runner_env={...}, offline=...)``; with
+    ``hooks=True`` the hooks tree exists (empty)."""
+    workspaces: list[Workspace] = []
+
+    def make(
+        *,
+        elements: Sequence[str] = ("base",),
+        env: Mapping[str, str] | None = None,
+        runner_env: Mapping[str, str] | None = None,
+        hooks: bool = False,
+        **fields: Any,
+    ) -> BuildContext:
+        runner = Runner(env=dict(runner_env or {"PATH": os.environ["PATH"]}))
+        workspace = Workspace(tmp_path / "builds", runner)
+        workspaces.append(workspace)
+        fields.setdefault("image_name", "img")
+        ctx = BuildContext.create(
+            workspace,
+            arch="amd64",
+            elements=tuple(elements),
+            image_cache=tmp_path / "cache",
+            env=dict(env or {}),
+            **fields,
+        )
+        if hooks:
+            ctx.hooks_path.mkdir()
+        return ctx
+
+    yield make
+    for workspace in workspaces:
+        workspace.close(remove=True)

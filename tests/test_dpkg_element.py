@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from root_helpers import force_unmount, mounts_under, needs_root
+from conftest import ContextFactory
+from root_helpers import mounts_under, needs_root
 
 from dibpy.context import BuildContext
 from dibpy.elements import ElementIndex
@@ -32,27 +32,9 @@ MakeContext = Callable[..., BuildContext]
 
 
 @pytest.fixture
-def make_ctx(tmp_path: Path) -> Iterator[MakeContext]:
+def make_ctx(context_factory: ContextFactory) -> MakeContext:
     """Build contexts on real workspaces under tmp_path; every one is closed afterwards."""
-    workspaces: list[Workspace] = []
-
-    def make(**env: str) -> BuildContext:
-        workspace = Workspace(tmp_path / "builds", Runner(env={"PATH": os.environ["PATH"]}))
-        workspaces.append(workspace)
-        return BuildContext.create(
-            workspace,
-            arch="amd64",
-            image_name="x",
-            elements=("dpkg",),
-            image_cache=tmp_path / "cache",
-            env=env,
-        )
-
-    yield make
-    for workspace in workspaces:
-        workspace.close(remove=True)
-    assert force_unmount(tmp_path) == []
-    assert list((tmp_path / "builds").glob("dibpy_build.*")) == []
+    return lambda **env: context_factory(elements=("dpkg",), env=env, image_name="x")
 
 
 def mode(path: Path) -> int:

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import ContextFactory
 
 from dibpy.context import BuildContext
 from dibpy.elements import ElementIndex
 from dibpy.errors import BuildError, SettingsError
 from dibpy.install_types import install_type_of, link_selected, selected_install_dirs
-from dibpy.run import Runner
 from dibpy.treecopy import CVS_IGNORE, copy_into_root, cvs_excluded
-from dibpy.workspace import Workspace
 
 MakeContext = Callable[..., BuildContext]
 
@@ -50,26 +49,8 @@ def init_system() -> ModuleType:
 
 
 @pytest.fixture
-def make_ctx(tmp_path: Path) -> Iterator[MakeContext]:
-    workspaces: list[Workspace] = []
-
-    def make(**env: str) -> BuildContext:
-        workspace = Workspace(tmp_path / "builds", Runner(env={"PATH": os.environ["PATH"]}))
-        workspaces.append(workspace)
-        ctx = BuildContext.create(
-            workspace,
-            arch="amd64",
-            image_name="img",
-            elements=("base",),
-            image_cache=tmp_path / "cache",
-            env=env,
-        )
-        ctx.hooks_path.mkdir()
-        return ctx
-
-    yield make
-    for workspace in workspaces:
-        workspace.close(remove=True)
+def make_ctx(context_factory: ContextFactory) -> MakeContext:
+    return lambda **env: context_factory(env=env, hooks=True)
 
 
 @pytest.fixture

@@ -12,12 +12,13 @@ import io
 import os
 import subprocess
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import ContextFactory
 from fetch_helpers import Upstream
 from pytest_httpserver import HTTPServer
 
@@ -25,8 +26,6 @@ from dibpy.context import BuildContext
 from dibpy.elements import ElementIndex
 from dibpy.extract import UnsafeArchiveError
 from dibpy.legacy.script import install_driver
-from dibpy.run import Runner
-from dibpy.workspace import Workspace
 
 GIT_ENV = {
     "PATH": os.environ["PATH"],
@@ -89,28 +88,20 @@ MakeContext = Callable[..., BuildContext]
 
 
 @pytest.fixture
-def make_ctx(tmp_path: Path) -> Iterator[MakeContext]:
-    workspaces: list[Workspace] = []
-
+def make_ctx(context_factory: ContextFactory) -> MakeContext:
     def make(lines: str, *, offline: bool = False, **env: str) -> BuildContext:
-        workspace = Workspace(tmp_path / "builds", Runner(env=dict(GIT_ENV)))
-        workspaces.append(workspace)
-        ctx = BuildContext.create(
-            workspace,
-            arch="amd64",
-            image_name="out/img",
+        ctx = context_factory(
             elements=("source-repositories",),
-            image_cache=tmp_path / "cache",
-            offline=offline,
             env=env,
+            runner_env=GIT_ENV,
+            hooks=True,
+            image_name="out/img",
+            offline=offline,
         )
-        ctx.hooks_path.mkdir()
         (ctx.hooks_path / "source-repository-test").write_text(lines)
         return ctx
 
-    yield make
-    for workspace in workspaces:
-        workspace.close(remove=True)
+    return make
 
 
 @pytest.fixture
