@@ -1,6 +1,10 @@
 """Installs and uninstalls the packages elements declare (PACKAGES, mapped through each
 element's PKG_MAP), one apt transaction per phase, as DIB's package-installs does; and the
-extra packages of `-p`, after the install phase's own."""
+extra packages of `-p`, after the install phase's own. Legacy elements' package-installs.yaml
+is their PACKAGES; DIB's older form, `<phase>.d/package-installs-<element>` files (one
+package a line, also linked in by install-types), joins the same transaction."""
+
+from pathlib import Path
 
 from dibpy import (
     BuildContext,
@@ -24,7 +28,28 @@ def phase_packages(ctx: BuildContext, phase: Phase) -> PhasePackages:
     def mapper(element: str, name: str) -> list[str]:
         return map_names([name], maps.get(element), distro, release)
 
-    return squash(ctx.element_data("PACKAGES"), ctx.arch, env, mapper)[phase]
+    packages = squash(ctx.element_data("PACKAGES"), ctx.arch, env, mapper)[phase]
+    for element, names in listed_packages(ctx.hooks_path / f"{phase.value}.d").items():
+        for name in map_names(names, maps.get(element), distro, release):
+            if name not in packages.install:
+                packages.install.append(name)
+    return packages
+
+
+def listed_packages(folder: Path) -> dict[str, list[str]]:
+    """``{element: [package, ...]}`` of the ``package-installs-<element>`` files in a phase
+    folder of the hooks tree: one name a line, ``#`` comments; a leading ``-`` (once an
+    uninstall mark) is dropped, as DIB's package-installs -d drops it."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(folder.glob("package-installs-*")) if folder.is_dir() else ():
+        if not path.is_file():
+            continue
+        element = path.name.removeprefix("package-installs-")
+        for line in path.read_text().splitlines():
+            name = line.strip()
+            if name and not name.startswith("#"):
+                found.setdefault(element, []).append(name.removeprefix("-"))
+    return found
 
 
 @pre_install_hook(order=10)

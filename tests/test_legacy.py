@@ -556,3 +556,31 @@ def test_no_final_image_writes_only_tree_formats(tmp_path: Path) -> None:
     assert (tmp_path / "out.tar").is_file()
     assert not (tmp_path / "out.raw").exists()
     assert "no-final-image is in the build: no raw written" in result.stderr
+
+
+def test_the_package_installs_helper_reads_dibs_older_lists(tmp_path: Path) -> None:
+    helpers = Path(__file__).parent.parent / "dibpy" / "legacy" / "helpers"
+    fake = tmp_path / "fake-bin"
+    fake.mkdir()
+    (fake / "install-packages").write_text('#!/bin/bash\necho "install-packages $*"\n')
+    (fake / "pkg-map").write_text(
+        '#!/bin/bash\n[ "$2" = mapped-element ] && [ "$3" = generic ] && echo real-name && exit 0\n'
+        "exit 1\n"
+    )
+    for tool in fake.iterdir():
+        tool.chmod(0o755)
+    lists = tmp_path / "install.d"
+    lists.mkdir()
+    (lists / "package-installs-mapped-element").write_text("# a comment\n\n generic \n-dropped\n")
+    (lists / "package-installs-plain").write_text("tree\n")
+    (lists / "50-not-a-list").write_text("ignored\n")
+    result = subprocess.run(
+        [helpers / "package-installs", "-d", lists],
+        env={"PATH": f"{fake}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "install-packages real-name dropped tree"
+    bad = subprocess.run([helpers / "package-installs"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "Usage: package-installs -d" in bad.stderr

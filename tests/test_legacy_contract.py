@@ -6,7 +6,8 @@ element-provides; exported and unexported environment.d variables; a script in e
 on the host and in the chroot; `install-packages` called from a hook; package-installs.yaml
 entries with phase, uninstall, arch, not-arch and `when`; a pkg-map; a svc-map; static/,
 bin/ and init-scripts/; source repositories from a local git repository and from a tarball
-served by a local HTTP server; and a `x.sh` that must not run. Its dependency
+served by a local HTTP server; DIB's older `install.d/package-installs-<element>` list;
+and a `x.sh` that must not run. Its dependency
 `dib-contract-dep` removes, in post-install, a package the contract installs in
 pre-install. A duplicate hook name is refused before anything is built.
 """
@@ -117,6 +118,8 @@ def contract_elements(directory: Path, git_url: str, tar_url: str) -> None:
             f"contract-tar tar /opt/contract/tar {tar_url} *\n"
         ),
         "install.d/70-x.sh": "#!/bin/bash\ntouch /contract/x-sh-ran\n",
+        # DIB's older list form: data, not a script (write_legacy makes *.d/ files executable)
+        "install.d/package-installs-dib-contract.noexec": "# older form\n-lsof\n",
     }
     for phase, body in host.items():
         files[f"{phase}.d/50-contract-{phase}"] = RECORD_HOST.format(body=body)
@@ -193,6 +196,7 @@ def test_packages_by_phase_uninstall_arch_and_when(
     _, tar = contract_tar
     packages = installed(tar)
     assert {"hello", "units", "bc", "tree"} <= packages  # when on (from environment.d)
+    assert "lsof" in packages  # install.d/package-installs-dib-contract, DIB's older form
     assert not {"sl", "cowsay"} & packages  # when off; other arch
     # file: installed in pre-install (a pre-install script found it), removed in post-install
     assert read(tar, "contract/pre-install-file").strip().endswith("/file")
