@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        default=Path("/var/tmp/dibpy-bench-cache"),
+        default=Path("/var/tmp/dibpy-bench-cache"),  # noqa: S108 (a developer's own cache)
         help="the benchmark's own image caches and outputs (default: %(default)s)",
     )
     parser.add_argument(
@@ -157,7 +157,7 @@ def run_dibpy(bench: Bench, label: str, build_args: list[str]) -> dict[str, Any]
 
 def run_dib(bench: Bench, label: str) -> dict[str, Any]:
     """One `disk-image-create -t tar debian-minimal` with the benchmark's DIB image cache."""
-    assert bench.dib_bin is not None
+    assert bench.dib_bin is not None  # noqa: S101 (narrows for mypy)
     env = {
         **os.environ,
         "DIB_RELEASE": RELEASE,

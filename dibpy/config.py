@@ -59,7 +59,7 @@ class BuildConfig(BaseModel):
     no_tmpfs: bool = False
     min_tmpfs_gb: int = 2
     image_cache: Path
-    tmp_dir: Path = Path("/tmp")
+    tmp_dir: Path = Path("/tmp")  # noqa: S108 (DIB's TMP_DIR default; builds use mkdtemp)
     offline: bool = False
     debug_trace: int = 0
     env: Mapping[str, str] = Field(default_factory=dict)
@@ -89,7 +89,7 @@ class BuildConfig(BaseModel):
         home = Path(env.get("HOME") or Path.home())
         values: dict[str, object] = {
             "image_cache": Path(env.get("DIB_IMAGE_CACHE") or home / ".cache/image-create"),
-            "tmp_dir": Path(env.get("TMP_DIR") or "/tmp"),
+            "tmp_dir": Path(env.get("TMP_DIR") or "/tmp"),  # noqa: S108 (as above)
             "offline": parse_bool("DIB_OFFLINE", env.get("DIB_OFFLINE", "")),
             "debug_trace": non_negative_int("DIB_DEBUG_TRACE", env.get("DIB_DEBUG_TRACE", "")),
             "no_tmpfs": parse_bool("DIB_NO_TMPFS", env.get("DIB_NO_TMPFS", "")),

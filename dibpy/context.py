@@ -174,5 +174,5 @@ class BuildContext(BaseModel):
         if cls not in self._settings:
             self._settings[cls] = read_settings(cls, self.env)
         found = self._settings[cls]
-        assert isinstance(found, cls)
+        assert isinstance(found, cls)  # noqa: S101 (narrows for mypy)
         return found

@@ -131,7 +131,7 @@ def write_disk_outputs(
 
 def write_checksums(path: Path) -> list[Path]:
     """``PATH.md5`` and ``PATH.sha256`` as md5sum/sha256sum print them (DIB's --checksum)."""
-    digests = {"md5": hashlib.md5(), "sha256": hashlib.sha256()}
+    digests = {"md5": hashlib.md5(usedforsecurity=False), "sha256": hashlib.sha256()}
     with path.open("rb") as stream:
         while chunk := stream.read(1 << 20):
             for digest in digests.values():

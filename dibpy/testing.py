@@ -27,7 +27,7 @@ from dibpy.workspace import Workspace
 
 
 def make_context(
-    tmp_dir: Path | str = "/tmp",
+    tmp_dir: Path | str = "/tmp",  # noqa: S108 (the build dir in it is made by mkdtemp)
     *,
     env: Mapping[str, str] | None = None,
     arch: str = "amd64",

@@ -95,7 +95,7 @@ class Difference:
         elif self.kind == "only-right":
             text = f"{self.path}: only in the right tree ({_short(self.right)})"
         else:
-            assert self.left is not None and self.right is not None
+            assert self.left is not None and self.right is not None  # noqa: S101 (for mypy)
             parts = [
                 f"{name} {_field(self.left, name)} != {_field(self.right, name)}"
                 for name in self.changed
@@ -257,7 +257,7 @@ def _walk_tar(archive: Path) -> Iterator[tuple[str, Entry]]:
                 yield name, replace(entry, type="file", sha256=hard_links.get(member.linkname, ""))
             elif entry.type == "file":
                 stream = tar.extractfile(member)
-                assert stream is not None
+                assert stream is not None  # noqa: S101 (narrows for mypy)
                 digest = hashlib.sha256()
                 while chunk := stream.read(CHUNK):
                     digest.update(chunk)

@@ -116,7 +116,7 @@ _TextLoader.yaml_implicit_resolvers = {
 
 def load_yaml(text: str, source: str = "The block-device config") -> Any:
     try:
-        return yaml.load(text, Loader=_TextLoader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=_TextLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)

@@ -201,7 +201,7 @@ def _load(source: ElementSource) -> Element:
         return load_legacy_element(source.name, source.folder, source.origin)
     if source.path is not None:
         return load_file_element(source.name, source.path, source.origin)
-    assert source.entry_point is not None
+    assert source.entry_point is not None  # noqa: S101 (narrows for mypy)
     module_name = source.entry_point.module
     try:
         spec = importlib.util.find_spec(module_name)

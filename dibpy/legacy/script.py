@@ -34,7 +34,7 @@ log = logging.getLogger("dibpy.legacy")
 
 DRIVER = "dibpy-run-hook"
 DRIVER_FILE = Path(__file__).with_name(DRIVER)
-IN_TARGET = "/tmp/in_target.d"
+IN_TARGET = "/tmp/in_target.d"  # noqa: S108 (a path in the image, as in DIB)
 HOST_BIN = Path(__file__).with_name("host-bin")
 HOST_SBIN = ("/sbin", "/usr/sbin", "/usr/local/sbin")
 # Host variables a chroot must not inherit (DIB runs `env -u TMPDIR -u VIRTUAL_ENV`), and
@@ -106,7 +106,7 @@ class LegacyScript:
         return [self.phase.value, self.script]
 
     def _chosen(self, hooks: Path) -> bool:
-        assert self.install_type is not None
+        assert self.install_type is not None  # noqa: S101 (narrows for mypy)
         link = hooks / "install.d" / self.script
         return link.is_symlink() and Path(os.readlink(link)).parts[:1] == (self.install_type[2],)
 

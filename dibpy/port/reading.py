@@ -195,7 +195,7 @@ def _read_hooks(port: Port, element: Element) -> None:
     used = set(RESERVED_NAMES)
     for hook in element.hooks:
         script = hook.function
-        assert isinstance(script, LegacyScript)
+        assert isinstance(script, LegacyScript)  # noqa: S101 (narrows for mypy)
         relative = f"{hook.phase.value}.d/{hook.name}"
         if hook.phase is Phase.BLOCK_DEVICE:
             port.todo.append(

@@ -37,7 +37,8 @@ def rebase_git_location(location: str, base: str) -> str:
 
 def cache_name(repository: Repository, location: str) -> str:
     """DIB's cache entry name: ``<name>_<sha1 of "type_location\\n">``."""
-    digest = hashlib.sha1(f"{repository.type}_{location}\n".encode()).hexdigest()
+    name = f"{repository.type}_{location}\n".encode()
+    digest = hashlib.sha1(name, usedforsecurity=False).hexdigest()
     return f"{repository.variable_name}_{digest}"
 
 
