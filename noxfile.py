@@ -16,7 +16,9 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", "dibpy", "elements", "examples")
+    session.run(
+        "ruff", "format", "--check", "dibpy", "elements", "examples", "tests", "bench", "noxfile.py"
+    )
 
 
 @nox.session
