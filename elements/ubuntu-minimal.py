@@ -11,10 +11,34 @@ DEPENDS = ["debootstrap", "package-installs", "ubuntu-common"]
 PROVIDES = ["operating-system"]
 ENVIRONMENT = {"DIB_UBUNTU_KERNEL": "linux-image-generic"}
 BASE_PACKAGES = ["systemd-sysv", "busybox", "sudo", "python3"]
+# DIB's ubuntu-minimal/package-installs.yaml: the kernel DIB_UBUNTU_KERNEL names, where
+# linux-image-hwe is the release's HWE kernel (and arm64 xenial always took the HWE one).
 PACKAGES = {
-    "linux-image-generic": {"when": "DIB_UBUNTU_KERNEL = linux-image-generic"},
+    "linux-image-generic": [
+        {"not-arch": "arm64", "when": "DIB_UBUNTU_KERNEL = linux-image-generic"},
+        {
+            "arch": "arm64",
+            "when": ["DIB_RELEASE != xenial", "DIB_UBUNTU_KERNEL = linux-image-generic"],
+        },
+    ],
+    "linux-generic-hwe-16.04": {
+        "arch": "arm64",
+        "when": ["DIB_RELEASE = xenial", "DIB_UBUNTU_KERNEL = linux-image-generic"],
+    },
     "linux-image-kvm": {"when": "DIB_UBUNTU_KERNEL = linux-image-kvm", "not-arch": "arm64"},
     "linux-image-virtual": {"when": "DIB_UBUNTU_KERNEL = linux-image-virtual"},
+    "linux-generic-hwe-18.04": {
+        "when": ["DIB_UBUNTU_KERNEL = linux-image-hwe", "DIB_RELEASE = bionic"]
+    },
+    "linux-generic-hwe-20.04": {
+        "when": ["DIB_UBUNTU_KERNEL = linux-image-hwe", "DIB_RELEASE = focal"]
+    },
+    "linux-generic-hwe-22.04": {
+        "when": ["DIB_UBUNTU_KERNEL = linux-image-hwe", "DIB_RELEASE = jammy"]
+    },
+    "linux-generic-hwe-24.04": {
+        "when": ["DIB_UBUNTU_KERNEL = linux-image-hwe", "DIB_RELEASE = noble"]
+    },
     "initramfs-tools": None,
 }
 
