@@ -130,8 +130,8 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def context_factory(tmp_path: Path) -> Iterator[ContextFactory]:
     """Real build contexts on workspaces under tmp_path, each closed afterwards:
-    ``context_factory(elements=("dpkg",), env={...}, runner_env={...}, offline=...)``; with
-    ``hooks=True`` the hooks tree exists (empty)."""
+    ``context_factory(elements=("dpkg",), env={...}, runner_env={...}, arch=..., offline=...)``
+    (arch: amd64 unless given); with ``hooks=True`` the hooks tree exists (empty)."""
     workspaces: list[Workspace] = []
 
     def make(
@@ -146,9 +146,9 @@ def context_factory(tmp_path: Path) -> Iterator[ContextFactory]:
         workspace = Workspace(tmp_path / "builds", runner)
         workspaces.append(workspace)
         fields.setdefault("image_name", "img")
+        fields.setdefault("arch", "amd64")
         ctx = BuildContext.create(
             workspace,
-            arch="amd64",
             elements=tuple(elements),
             image_cache=tmp_path / "cache",
             env=dict(env or {}),
