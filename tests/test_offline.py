@@ -7,9 +7,12 @@ hook starts on 127.0.0.1 inside the chroot answers in both cases. Needs root.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +27,9 @@ from conftest import (
 )
 from fetch_helpers import RawServer, closed_port, send_full
 
+import dibpy
 from dibpy.netns import OfflineNetwork
+from dibpy.run import Runner
 
 pytestmark = [
     pytest.mark.root,
@@ -128,13 +133,92 @@ def test_offline_the_chroot_has_only_loopback(
     assert results["loopback"] == {"status": 0, "stdout": "hello from inside\n"}
 
 
+def net_namespace(runner: Runner, preexec: Callable[[], None] | None = None) -> str:
+    """The network namespace a command runs in (``net:[INODE]``)."""
+    done = runner.run(["readlink", "/proc/self/ns/net"], capture=True, preexec=preexec)
+    return done.stdout.strip()
+
+
+def holders(namespace: str) -> list[str]:
+    """Everything on the machine that keeps ``namespace`` alive: a process in it, an open
+    descriptor of it, a bind mount of it. When there is none, the kernel has freed it."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        links = [proc / "ns/net"]
+        with contextlib.suppress(OSError):
+            links += list((proc / "fd").iterdir())
+        for link in links:
+            with contextlib.suppress(OSError):
+                if os.readlink(link) == namespace:
+                    found.append(str(link))
+    mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    return found + [line for line in mounts if namespace in line]
+
+
 def test_the_namespace_is_one_per_build_and_freed() -> None:
-    network = OfflineNetwork()
+    """Every command of a build enters the same namespace, with only loopback; a second
+    build gets its own; closed, nothing holds the namespace any more."""
+    runner = Runner(env={"PATH": os.environ["PATH"]})
+    host = net_namespace(runner)
+    network, other = OfflineNetwork(), OfflineNetwork()
     network.open()
     try:
-        fd = network._fd
-        network.open()  # again: the same namespace
-        assert network._fd == fd
+        first = net_namespace(runner, network.enter)
+        network.open()  # as each chroot command does: the same namespace again
+        assert net_namespace(runner, network.enter) == first != host
+        interfaces = runner.run(["cat", "/proc/self/net/dev"], capture=True, preexec=network.enter)
+        assert [line.split(":")[0].strip() for line in interfaces.stdout.splitlines()[2:]] == ["lo"]
+        other.open()
+        try:
+            assert net_namespace(runner, other.enter) not in (host, first)
+        finally:
+            other.close()
+        assert holders(first) == [f"/proc/{os.getpid()}/fd/{network._fd}"]  # only its fd
     finally:
         network.close()
-    assert network._fd is None
+    assert holders(first) == []
+    with pytest.raises(OSError, match="not open"):
+        network.enter()
+
+
+@pytest.mark.skipif(not Path("/bin/busybox").is_file(), reason="needs busybox-static")
+def test_an_offline_build_in_a_process_leaves_no_namespace_behind(tmp_path: Path) -> None:
+    """``dibpy.build(offline=True)`` in a long-lived process (a build service, a test
+    suite): once it returns, no namespace it made is held by this process."""
+    element = tmp_path / "elements"
+    make_element(
+        element,
+        "netns-probe",
+        """
+        from pathlib import Path
+
+        from dibpy import BuildContext, install_hook
+
+        DEPENDS = ["tiny-busybox"]
+
+
+        @install_hook(order=50)
+        def record(ctx: BuildContext) -> None:
+            done = ctx.chroot.run(["/bin/busybox", "readlink", "/proc/self/ns/net"], capture=True)
+            (ctx.target_root / "netns").write_text(done.stdout)
+        """,
+    )
+    env = clean_env(tmp_path)
+    result = dibpy.build(
+        ["tiny-busybox", "netns-probe"],
+        output=tmp_path / "out",
+        formats=["tar"],
+        element_paths=[EXAMPLES, element],
+        skip_base=True,
+        offline=True,
+        env=env,
+    )
+    with tarfile.open(result.outputs[0]) as tar:
+        stream = tar.extractfile("./netns")
+        assert stream is not None
+        namespace = stream.read().decode().strip()
+    assert namespace.startswith("net:[")
+    assert namespace != os.readlink("/proc/self/ns/net")  # the build was offline
+    assert holders(namespace) == []
