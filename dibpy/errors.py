@@ -2,12 +2,15 @@
 
 The CLI prints ``str(error)`` as one paragraph, without a traceback, and exits with
 ``error.exit_code``: 2 for bad input (the user can fix the command or the element), 1 for
-a build that failed while running.
+a build that failed while running. Every message is shown with URL passwords masked
+(``dibpy.redact``), whatever text went into it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from dibpy.redact import redact_url
 
 
 class DibError(Exception):
@@ -22,6 +25,9 @@ class DibError(Exception):
     phase: str | None = None
     element: str | None = None
     hook: str | None = None
+
+    def __str__(self) -> str:
+        return redact_url(super().__str__())
 
 
 class InputError(DibError):
@@ -55,12 +61,15 @@ class BuildError(DibError):
 
 
 class CommandError(BuildError):
-    """A subprocess exited non-zero (or could not be started)."""
+    """A subprocess exited non-zero (or could not be started).
+
+    ``argv`` and ``output_tail`` are as shown to people: URL passwords masked.
+    """
 
     def __init__(self, argv: Sequence[str], returncode: int, output_tail: str) -> None:
-        self.argv = list(argv)
+        self.argv = [redact_url(arg) for arg in argv]
         self.returncode = returncode
-        self.output_tail = output_tail
+        self.output_tail = redact_url(output_tail)
         shown = " ".join(self.argv)
         if returncode < 0:
             what = f"was killed by signal {-returncode}"

@@ -15,6 +15,9 @@ reading it), in this order::
 ``LogLine`` events carry every record of the ``dibpy`` logger (command lines, their output,
 warnings) at any point in between. The CLI's progress display is one consumer of these; a
 tool that wraps dibpy can record them, show its own progress, or ignore them.
+
+Text an event carries (``LogLine.message``, ``DownloadProgress.url``) has URL passwords
+masked (``dibpy.redact``), whoever made the event.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dibpy.phases import Phase
+from dibpy.redact import RedactFilter, redact_url
 
 
 def _now() -> float:
@@ -93,6 +97,9 @@ class DownloadProgress:
     total: int | None
     at: float = field(default_factory=_now)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", redact_url(self.url))
+
 
 @dataclass(frozen=True)
 class LogLine:
@@ -102,6 +109,9 @@ class LogLine:
     logger: str
     message: str
     at: float = field(default_factory=_now)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", redact_url(self.message))
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,7 @@ class _LogForwarder(logging.Handler):
 
     def __init__(self, callback: EventCallback) -> None:
         super().__init__(logging.DEBUG)
+        self.addFilter(RedactFilter())
         self.callback = callback
         self._busy = threading.local()
 

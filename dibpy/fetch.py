@@ -28,18 +28,19 @@ import ssl
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import BinaryIO
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import filelock
 import httpx
 
 from dibpy.errors import BuildError, SettingsError
+from dibpy.redact import redact_url
 
 log = logging.getLogger("dibpy.fetch")
 
@@ -127,19 +128,6 @@ class FetchOutcome(enum.Enum):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the password of any ``user:password@`` replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def remote_name(url: str) -> str:
@@ -676,16 +664,13 @@ class Fetcher:
         return FetchOutcome.DOWNLOADED
 
     def _scrub(self, text: str) -> str:
-        """``text`` with every proxy URL redacted and every proxy password masked."""
+        """``text`` with every URL password and every proxy password masked (httpx may
+        quote a proxy's password outside its URL)."""
+        passwords = []
         for proxy in self.proxies.values():
-            text = text.replace(proxy, redact_url(proxy))
-            try:
-                password = urlsplit(proxy).password
-            except ValueError:
-                password = None
-            if password:
-                text = text.replace(password, "***").replace(unquote(password), "***")
-        return text
+            with suppress(ValueError):
+                passwords.append(urlsplit(proxy).password or "")
+        return redact_url(text, passwords)
 
     def _describe(self, exc: BaseException) -> str:
         if isinstance(exc, _Retry):

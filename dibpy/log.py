@@ -1,4 +1,8 @@
-"""Logging for builds: readable lines on the terminal, timestamped lines in --log-file."""
+"""Logging for builds: readable lines on the terminal, timestamped lines in --log-file.
+
+Both handlers mask URL passwords in every record (``dibpy.redact.RedactFilter``), whichever
+module logged it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
+
+from dibpy.redact import RedactFilter
 
 LOGGER = logging.getLogger("dibpy")
 
@@ -40,7 +46,7 @@ def setup(
     Without ``console``, records go to stderr as timestamped lines (INFO and up; DEBUG with
     ``debug``; WARNING and up when ``quiet``). With a rich ``console`` (the progress display)
     only warnings and errors are printed there, since the display shows the progress.
-    ``log_file`` always gets every record, timestamped.
+    ``log_file`` always gets every record, timestamped. URL passwords are masked in both.
     """
     LOGGER.setLevel(logging.DEBUG)
     for handler in list(LOGGER.handlers):
@@ -55,6 +61,7 @@ def setup(
         shown = logging.StreamHandler(sys.stderr)
         shown.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
         shown.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(message)s", "%H:%M:%S"))
+    shown.addFilter(RedactFilter())
     LOGGER.addHandler(shown)
     if log_file is not None:
         to_file = logging.FileHandler(log_file)
@@ -65,5 +72,6 @@ def setup(
                 "%Y-%m-%d %H:%M:%S",
             )
         )
+        to_file.addFilter(RedactFilter())
         LOGGER.addHandler(to_file)
     LOGGER.propagate = False

@@ -12,7 +12,8 @@ The manifest is plain JSON (``schema`` 1)::
 
 ``packages`` comes from the dpkg element's manifest in the finished tree (null when the
 image has no dpkg). Settings are the ``DIB_*`` variables and the proxy variables the build
-used; passwords in URLs and the values of variables named like secrets are redacted.
+used; passwords in URLs (in any setting, and in the command) and the values of variables
+named like secrets are redacted.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dibpy.fetch import redact_url
 from dibpy.plan import Plan
+from dibpy.redact import MASK as REDACTED
+from dibpy.redact import redact_url
 from dibpy.rootfs import in_root
 
 SCHEMA = 1
-REDACTED = "***"
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy")
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL", re.IGNORECASE)
 DPKG_MANIFEST_DIR = "/etc/dib-manifests"  # DIB_MANIFEST_IMAGE_DIR's default (elements/dpkg)
@@ -80,13 +81,8 @@ def settings_used(env: Mapping[str, str]) -> dict[str, str]:
     for name, value in env.items():
         if not (name.startswith("DIB_") or name.lower() in PROXY_VARIABLES) or value == "":
             continue
-        chosen[name] = REDACTED if SECRET_NAME.search(name) else redact_value(value)
+        chosen[name] = REDACTED if SECRET_NAME.search(name) else redact_url(value)
     return dict(sorted(chosen.items()))
-
-
-def redact_value(value: str) -> str:
-    """``value`` with the password of every ``scheme://user:password@`` in it masked."""
-    return ",".join(redact_url(part) if "://" in part else part for part in value.split(","))
 
 
 def installed_packages(
@@ -128,7 +124,7 @@ def make_manifest(
     return {
         "schema": SCHEMA,
         "dibpy_version": version,
-        "command": list(command),
+        "command": [redact_url(arg) for arg in command],
         "image_name": image_name,
         "arch": arch,
         "formats": list(formats),

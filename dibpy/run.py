@@ -1,4 +1,8 @@
-"""The one way dibpy runs a program: argument lists, logged, timed, failures typed."""
+"""The one way dibpy runs a program: argument lists, logged, timed, failures typed.
+
+What is logged (the command line, each line of output) and raised has URL passwords
+masked (``dibpy.redact``); the program itself gets its arguments unchanged.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from dibpy.errors import CommandError
+from dibpy.redact import redact_url
 
 log = logging.getLogger("dibpy.run")
 
@@ -62,7 +67,7 @@ class Runner:
         if isinstance(argv, (str, bytes)):
             raise TypeError("Runner.run takes an argument list, never a shell string")
         args = [os.fspath(a) for a in argv]
-        log.info("$ %s", " ".join(args))
+        log.info("$ %s", redact_url(" ".join(args)))
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -141,7 +146,7 @@ def _feed(stream: IO[str], data: str) -> None:
 
 def _drain(stream: IO[str], tail: deque[str]) -> None:
     for line in stream:
-        line = line.rstrip("\n")
+        line = redact_url(line.rstrip("\n"))
         tail.append(line)
         log.info("  %s", line)
     stream.close()

@@ -26,6 +26,7 @@ from fetch_helpers import (
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+import dibpy.redact
 from dibpy.errors import BuildError
 from dibpy.fetch import (
     ChecksumMismatchError,
@@ -404,6 +405,11 @@ def test_environment_proxies_are_ignored(
 def test_redact_url() -> None:
     assert redact_url("http://u:p%40ss@proxy:3128/") == "http://u:***@proxy:3128/"
     assert redact_url("http://proxy:3128") == "http://proxy:3128"
+    # the one redactor of dibpy.redact: URLs inside any text too (error messages, output)
+    assert redact_url is dibpy.redact.redact_url
+    assert redact_url("407 from http://u:pw@p:3128 for https://a:b@h/f") == (
+        "407 from http://u:***@p:3128 for https://a:***@h/f"
+    )
 
 
 # --- checksums ----------------------------------------------------------------------------------
