@@ -34,12 +34,27 @@ chains) and are accepted: only a member written *through* one is refused. A real
 Ubuntu root (merged ``/usr``: ``bin -> usr/bin``, ``lib -> usr/lib`` ...) passes, because its
 members are stored under their real paths and its absolute symlinks are leaves.
 
-For squashfs the members come from ``unsquashfs -lln``. A squashfs image is a tree, so its own
-symlinks cannot have entries below them; only a crafted image with two entries of one name
-could (CVE-2021-41072), and such an image is refused. ``..`` or ``/`` in an entry name is
-refused by ``unsquashfs`` itself and by this check. What really matters for squashfs is the
-existing target: ``unsquashfs -f`` follows symlinks already there, both in intermediate
-directories and for the file it writes.
+The check and the extraction read the same members, with the same program: tar members are
+listed by GNU ``tar --list`` itself (with the options the extraction uses, in the C locale),
+never by a second parser. A second parser disagrees exactly where it matters: Python's
+``tarfile`` stops silently at a corrupt header, while GNU tar skips it and extracts what
+follows, unchecked. The listing must be clean to its very end, or the archive is refused
+before anything is written: tar must exit 0 (it does not after "Skipping to next header" or
+"Unexpected EOF"), every line of the listing must parse, the archive must end with its
+end-of-archive marker, and nothing may follow that marker but zeros (it is listed with
+``--ignore-zeros``, so members hidden after the marker are seen and refused).
+
+Members are also refused when they land at or below a mount point inside the target (the
+base element bind-mounts the host's ccache directory at ``tmp/ccache`` before the root image
+is unpacked): a mount point holds a directory of the host, not of the tree.
+
+For squashfs the members come from ``unsquashfs -lln``, the same program and the same
+directory walk as the extraction; a listing that fails refuses the image. A squashfs image is a
+tree, so its own symlinks cannot have entries below them; only a crafted image with two
+entries of one name could (CVE-2021-41072), and such an image is refused. ``..`` or ``/`` in an
+entry name is refused by ``unsquashfs`` itself and by this check. What really matters for
+squashfs is the existing target: ``unsquashfs -f`` follows symlinks already there, both in
+intermediate directories and for the file it writes.
 
 The archive is read twice (checked, then extracted); it must not change in between, so it
 should live in a directory only the build writes (the image cache).
@@ -49,21 +64,16 @@ from __future__ import annotations
 
 import enum
 import logging
-import lzma
 import os
 import re
 import secrets
-import tarfile
-import tempfile
-import zlib
 from collections import deque
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from dibpy.errors import BuildError
+from dibpy.errors import BuildError, CommandError
+from dibpy.mounts import mounts_under
 from dibpy.run import Runner
 
 log = logging.getLogger("dibpy.extract")
@@ -98,20 +108,16 @@ _MAGIC: tuple[tuple[bytes, int, ArchiveFormat], ...] = (
     (b"ustar", 257, ArchiveFormat.TAR),
 )
 
-# Python's tarfile stream mode and GNU tar's decompression flag for each tar format. zstd is
-# missing from tarfile in Python 3.11: such archives are decompressed to a plain tar first.
-_TARFILE_MODE: dict[ArchiveFormat, Literal["r|", "r|gz", "r|xz", "r|bz2"]] = {
-    ArchiveFormat.TAR: "r|",
-    ArchiveFormat.TAR_GZ: "r|gz",
-    ArchiveFormat.TAR_XZ: "r|xz",
-    ArchiveFormat.TAR_BZ2: "r|bz2",
-}
+# GNU tar's decompression flag for each tar format (told by the magic bytes, so never --auto).
 _TAR_FLAG: dict[ArchiveFormat, list[str]] = {
     ArchiveFormat.TAR: [],
     ArchiveFormat.TAR_GZ: ["--gzip"],
     ArchiveFormat.TAR_XZ: ["--xz"],
+    ArchiveFormat.TAR_ZST: ["--zstd"],
     ArchiveFormat.TAR_BZ2: ["--bzip2"],
 }
+# Options the listing and the extraction share, so that tar reads the archive the same way.
+_TAR_READING = ["--numeric-owner", "--xattrs", "--xattrs-include=*"]
 
 
 class ArchiveError(BuildError):
@@ -192,44 +198,25 @@ def extract_root_image(archive: Path, target: Path, runner: Runner) -> ArchiveFo
     found. Raises UnknownArchiveError, CorruptArchiveError or UnsafeArchiveError before anything
     is written, and CommandError when ``unsquashfs``, ``tar`` or ``zstd`` fails.
     """
-    with _checked(archive, target, runner) as (fmt, path, read_as):
-        log.info("Extracting %s image %s into %s", fmt.value, archive, target)
-        _make_target(archive, target)
-        if read_as is ArchiveFormat.SQUASHFS:
-            runner.run(["unsquashfs", "-f", "-xattrs", "-no-progress", "-d", target, path])
-        else:
-            _run_tar(path, read_as, target, runner)
+    fmt = check_archive(archive, target, runner)
+    log.info("Extracting %s image %s into %s", fmt.value, archive, target)
+    _make_target(archive, target)
+    if fmt is ArchiveFormat.SQUASHFS:
+        runner.run(["unsquashfs", "-f", "-xattrs", "-no-progress", "-d", target, archive])
+    else:
+        _run_tar(archive, fmt, target, runner)
     return fmt
 
 
 def check_archive(archive: Path, target: Path, runner: Runner) -> ArchiveFormat:
     """Run only the checks of :func:`extract_root_image`; return the format found."""
-    with _checked(archive, target, runner) as (fmt, _, _):
-        return fmt
-
-
-@contextmanager
-def _checked(
-    archive: Path, target: Path, runner: Runner
-) -> Iterator[tuple[ArchiveFormat, Path, ArchiveFormat]]:
-    """Check the archive; yield its format, the file to extract and the format to read it as.
-
-    A zstd tarball is decompressed to a temporary plain tar first (Python 3.11's tarfile has
-    no zstd), which is checked and then extracted, and removed on leaving.
-    """
     fmt = detect_format(archive)
     if fmt is ArchiveFormat.SQUASHFS:
-        check_members(archive, target, _squashfs_members(archive, target, runner))
-        yield fmt, archive, fmt
-    elif fmt is ArchiveFormat.TAR_ZST:
-        with tempfile.TemporaryDirectory(prefix="dibpy-zstd-") as scratch:
-            plain = Path(scratch) / "image.tar"
-            runner.run(["zstd", "--decompress", "--quiet", "--force", "-o", plain, archive])
-            check_members(archive, target, _tar_members(archive, plain, ArchiveFormat.TAR))
-            yield fmt, plain, ArchiveFormat.TAR
+        members = _squashfs_members(archive, target, runner)
     else:
-        check_members(archive, target, _tar_members(archive, archive, fmt))
-        yield fmt, archive, fmt
+        members = list_tar_members(archive, fmt, runner)
+    check_members(archive, target, members)
+    return fmt
 
 
 def check_members(archive: Path, target: Path, members: Iterable[Member]) -> None:
@@ -279,6 +266,21 @@ class _Resolver:
             self._target_empty = not any(os.scandir(target))
         except (FileNotFoundError, NotADirectoryError):
             self._target_empty = True
+        # Mount points strictly below the target (the host's ccache directory, say).
+        self.mounts: set[tuple[str, ...]] = set()
+        if not self._target_empty:
+            root = target.resolve()
+            self.mounts = {p.relative_to(root).parts for p in mounts_under(root) if p != root}
+
+    def refuse_mounted(self, path: tuple[str, ...]) -> None:
+        """Raise _Escape if ``path`` is a mount point in the target or lies below one."""
+        for end in range(1, len(path) + 1):
+            if path[:end] in self.mounts:
+                raise _Escape(
+                    f"would be written {'at' if end == len(path) else 'below'} "
+                    f"{'/'.join(path[:end])!r}, a mount point in the target directory: a "
+                    "directory of the build host is mounted there, not one of the tree"
+                )
 
     def symlink_at(self, path: tuple[str, ...]) -> tuple[str | None, str]:
         """The target of the symlink at ``path`` (None if none) and where that symlink is from."""
@@ -346,66 +348,170 @@ def _check_member(resolver: _Resolver, member: Member) -> None:
     parent = resolver.resolve(parts[:-1], follow_last=True)
     path = (*parent, parts[-1])
     if member.kind == "symlink":
+        resolver.refuse_mounted(path)
         resolver.links[path] = member.linkname
     elif member.kind == "hardlink":
+        resolver.refuse_mounted(path)
         original = resolver.resolve(_parts(member.linkname, hardlink=True), False)
         if not original:
             raise _Escape("is a hard link to the target directory itself")
+        resolver.refuse_mounted(original)
         link, _ = resolver.symlink_at(original)
         if link is not None:
             resolver.links[path] = link
     else:
-        resolver.resolve(path, follow_last=True)
+        resolver.refuse_mounted(resolver.resolve(path, follow_last=True))
 
 
 # --- reading the members -----------------------------------------------------------------
 
 
-def _tar_members(archive: Path, path: Path, fmt: ArchiveFormat) -> Iterator[Member]:
-    """The members of the tar archive at ``path`` (``archive`` is what errors name)."""
-    count = 0
+def _quoted(group: str) -> str:
+    """A string as GNU tar prints it with --quoting-style=c in the C locale: in double quotes,
+    with backslash escapes for the quote, the backslash, control characters and non-ASCII."""
+    return rf'"(?P<{group}>(?:[^"\\]|\\(?:[0-7]{{3}}|[\\"abfnrtv]))*)"'
+
+
+# One line of `tar --list --verbose --block-number --quoting-style=c`: a marker, or a member
+# (type, permissions, an xattr mark, uid/gid, size and time, none of which holds a quote;
+# then the quoted name and what tar says after it).
+_TAR_LINE = re.compile(
+    r"block (?P<block>\d+): (?:\*\* (?P<marker>Block of NULs|End of File) \*\*"
+    rf'|(?P<type>\S)\S{{9}}\S? [^"]*{_quoted("name")}'
+    rf"(?: -> {_quoted('symlink')}| link to {_quoted('hardlink')}"
+    r"| unknown file type .*|--Volume Header--|--Continued at byte \d+--)?)"
+)
+_C_ESCAPE = re.compile(rb"\\(?:([0-7]{3})|(.))")
+_C_CHARS = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t",
+            b"v": b"\v", b"\\": b"\\", b'"': b'"'}  # fmt: skip
+_TAR_KIND = {"d": "dir", "l": "symlink", "h": "hardlink"}  # anything else is written as a file
+
+
+def _c_unquote(text: str) -> str:
+    """The name inside a --quoting-style=c string (already stripped of its quotes)."""
+
+    def one(match: re.Match[bytes]) -> bytes:
+        octal, char = match.groups()
+        return bytes([int(octal, 8)]) if octal else _C_CHARS[char]
+
+    raw = _C_ESCAPE.sub(one, text.encode("utf-8", "surrogateescape"))
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _tar_command(fmt: ArchiveFormat, archive: Path, *action: str | Path) -> list[str | Path]:
+    return ["tar", *action, *_TAR_FLAG[fmt], "--file", archive, *_TAR_READING]
+
+
+def _c_locale(runner: Runner) -> dict[str, str]:
+    """The build's environment in the C locale: tar's messages and its listing are then in
+    plain ASCII, and names in pax headers are kept byte for byte by both passes."""
+    return {**runner.env, "LC_ALL": "C"}
+
+
+def list_tar_members(archive: Path, fmt: ArchiveFormat, runner: Runner) -> list[Member]:
+    """The members GNU tar will extract from ``archive``, as GNU tar itself lists them.
+
+    Raise CorruptArchiveError unless the listing is clean to the archive's end (see the module
+    docstring), UnknownArchiveError when a compressed file holds no tar archive at all.
+    """
+    # --absolute-names only stops tar renaming what it lists (it strips a leading "/" and
+    # everything up to a "../" from names and hard link targets): the check sees the names as
+    # stored and refuses every one tar would rename, so an accepted name is the one tar writes.
+    argv = _tar_command(
+        fmt, archive, "--list", "--verbose", "--block-number", "--ignore-zeros",
+        "--quoting-style=c", "--absolute-names",
+    )  # fmt: skip
     try:
-        with tarfile.open(path, _TARFILE_MODE[fmt]) as tar:
-            for info in tar:
-                count += 1
-                if info.issym():
-                    yield Member(info.name, "symlink", info.linkname)
-                elif info.islnk():
-                    yield Member(info.name, "hardlink", info.linkname)
-                elif info.isdir():
-                    yield Member(info.name, "dir")
-                else:
-                    yield Member(info.name, "file")
-    except tarfile.ReadError as exc:
-        if count == 0 and fmt is not ArchiveFormat.TAR:
+        listing = runner.run(argv, env=_c_locale(runner), capture=True).stdout
+    except CommandError as exc:
+        said = _complaint(exc)
+        if fmt is not ArchiveFormat.TAR and any("does not look like a tar" in s for s in said):
             kind = fmt.value.removesuffix(" tar")
             raise UnknownArchiveError(
                 archive,
                 f"The root image {archive} is {kind} but what it holds is not a tar "
-                f"archive ({exc}). Supported are {SUPPORTED}. Check that the download is the "
-                "root tarball or squashfs image and is complete, not some other file.",
+                f"archive. Supported are {SUPPORTED}. Check that the download is the root "
+                "tarball or squashfs image and is complete, not some other file.",
             ) from exc
-        raise _corrupt(archive, fmt, exc) from exc
-    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
-        raise _corrupt(archive, fmt, exc) from exc
+        raise _corrupt(archive, fmt, "; ".join(said[-3:])) from exc
+    return parse_tar_listing(archive, fmt, listing)
 
 
-def _corrupt(archive: Path, fmt: ArchiveFormat, exc: BaseException) -> CorruptArchiveError:
-    reason = str(exc) or type(exc).__name__
+def parse_tar_listing(archive: Path, fmt: ArchiveFormat, text: str) -> list[Member]:
+    """The members in the output of the listing :func:`list_tar_members` runs.
+
+    Every line must be understood; members must come before the first block of zeros (the
+    end-of-archive marker, after which tar stops extracting), and that marker must be there.
+    """
+    members: list[Member] = []
+    end_of_archive = end_of_file = False
+    for line in text.removesuffix("\n").split("\n"):
+        match = _TAR_LINE.fullmatch(line)
+        if match is None or end_of_file:
+            raise _unreadable_listing(archive, line)
+        if match["marker"] == "End of File":
+            end_of_file = True
+            continue
+        if match["marker"]:
+            end_of_archive = True
+            continue
+        name = _c_unquote(match["name"])
+        if end_of_archive:
+            raise _corrupt(
+                archive,
+                fmt,
+                f"its member {name!r} at block {match['block']} comes after the end-of-archive "
+                "marker, where tar stops extracting: it is hidden from the check",
+            )
+        kind = _TAR_KIND.get(match["type"], "file")
+        if (kind == "symlink") != (match["symlink"] is not None) or (kind == "hardlink") != (
+            match["hardlink"] is not None
+        ):
+            raise _unreadable_listing(archive, line)
+        link = match["symlink"] or match["hardlink"] or ""
+        members.append(Member(name, kind, _c_unquote(link)))
+    if not end_of_archive:
+        raise _corrupt(archive, fmt, "it ends without the end-of-archive marker: truncated?")
+    return members
+
+
+def _unreadable_listing(archive: Path, line: str) -> CorruptArchiveError:
+    return CorruptArchiveError(
+        archive,
+        f"Cannot understand the listing `tar --list` gives for {archive} (the line {line!r}), "
+        "so its safety cannot be checked and nothing was extracted. Check that GNU tar is "
+        "installed as `tar` and that the archive is not damaged.",
+    )
+
+
+def _corrupt(archive: Path, fmt: ArchiveFormat, reason: str) -> CorruptArchiveError:
     return CorruptArchiveError(
         archive,
         f"The root image {archive} looks like a {fmt.value} but cannot be read to its end "
-        f"({reason}), so nothing was extracted. The download is probably truncated or damaged: "
-        "delete it from the image cache and download it again, and compare its checksum.",
+        f"({reason}), so nothing was extracted: an archive must list cleanly to its end, "
+        "because an extractor that skips what it cannot read writes what follows unchecked. "
+        "The download is probably truncated or damaged: delete it from the image cache and "
+        "download it again, and compare its checksum.",
     )
+
+
+def _complaint(exc: CommandError) -> list[str]:
+    """The last lines a listing tool printed when it failed; re-raise if it never ran."""
+    if not 0 < exc.returncode < 127:  # killed, or could not be started
+        raise exc
+    return exc.output_tail.strip().splitlines() or [str(exc)]
 
 
 def _squashfs_members(archive: Path, target: Path, runner: Runner) -> list[Member]:
     # A random prefix that no file name can forge, so lines are told apart reliably even
     # when a name contains a newline. -d with -lln only names the listing; nothing is made.
     prefix = f"dibpy-listing-{secrets.token_hex(8)}"
-    result = runner.run(["unsquashfs", "-lln", "-d", prefix, archive], capture=True)
-    members = parse_squashfs_listing(archive, result.stdout, prefix)
+    try:
+        listing = runner.run(["unsquashfs", "-lln", "-d", prefix, archive], capture=True).stdout
+    except CommandError as exc:
+        said = _complaint(exc)
+        raise _corrupt(archive, ArchiveFormat.SQUASHFS, "; ".join(said[-3:])) from exc
+    members = parse_squashfs_listing(archive, listing, prefix)
     # A tree has one entry per name; a crafted image with two (a symlink and a directory of
     # one name, CVE-2021-41072) would let the second be written through the first.
     seen: set[str] = set()
@@ -486,20 +592,9 @@ def _make_target(archive: Path, target: Path) -> None:
         ) from exc
 
 
-def _run_tar(path: Path, fmt: ArchiveFormat, target: Path, runner: Runner) -> None:
-    runner.run(
-        [
-            "tar",
-            "--extract",
-            *_TAR_FLAG[fmt],
-            "--file",
-            path,
-            "--directory",
-            target,
-            "--numeric-owner",
-            "--same-owner",
-            "--same-permissions",
-            "--xattrs",
-            "--xattrs-include=*",
-        ]
+def _run_tar(archive: Path, fmt: ArchiveFormat, target: Path, runner: Runner) -> None:
+    # The same reading options and locale as the listing: the same members come out.
+    argv = _tar_command(
+        fmt, archive, "--extract", "--directory", target, "--same-owner", "--same-permissions"
     )
+    runner.run(argv, env=_c_locale(runner))

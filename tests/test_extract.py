@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import os
 import shutil
 import stat
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from dibpy import mounts
 from dibpy.errors import BuildError, CommandError
 from dibpy.extract import (
     ArchiveFormat,
@@ -26,7 +29,9 @@ from dibpy.extract import (
     check_members,
     detect_format,
     extract_root_image,
+    list_tar_members,
     parse_squashfs_listing,
+    parse_tar_listing,
 )
 from dibpy.run import Runner
 
@@ -73,23 +78,41 @@ _TYPES = {
 }
 
 
+def _add(tar: tarfile.TarFile, m: M) -> None:
+    info = tarfile.TarInfo(m.name)
+    info.type = _TYPES[m.kind]
+    info.mode, info.uid, info.gid, info.mtime = m.mode, m.uid, m.gid, MTIME
+    info.linkname = m.linkname
+    info.devmajor, info.devminor = m.device
+    info.pax_headers = {
+        f"SCHILY.xattr.{key}": value.decode("utf-8", "surrogateescape")
+        for key, value in (m.xattrs or {}).items()
+    }
+    info.size = len(m.data) if m.kind == "file" else 0
+    tar.addfile(info, io.BytesIO(m.data) if m.kind == "file" else None)
+
+
 def make_tar(path: Path, members: Iterable[M], compression: str = "gz") -> Path:
     """Write a tar archive of crafted members (pax format, as GNU tar --xattrs reads it)."""
     mode = f"w:{compression}" if compression else "w"
     with tarfile.open(path, mode, format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         for m in members:
-            info = tarfile.TarInfo(m.name)
-            info.type = _TYPES[m.kind]
-            info.mode, info.uid, info.gid, info.mtime = m.mode, m.uid, m.gid, MTIME
-            info.linkname = m.linkname
-            info.devmajor, info.devminor = m.device
-            info.pax_headers = {
-                f"SCHILY.xattr.{key}": value.decode("utf-8", "surrogateescape")
-                for key, value in (m.xattrs or {}).items()
-            }
-            info.size = len(m.data) if m.kind == "file" else 0
-            tar.addfile(info, io.BytesIO(m.data) if m.kind == "file" else None)
+            _add(tar, m)
     return path
+
+
+def tar_blocks(members: Iterable[M]) -> bytes:
+    """The tar blocks of ``members`` without the end-of-archive marker: to splice archives."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for m in members:
+            _add(tar, m)
+        end = tar.offset
+    return buffer.getvalue()[:end]
+
+
+#: The end-of-archive marker: two blocks of zeros.
+END = b"\0" * 1024
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, str]]:
@@ -259,12 +282,285 @@ def test_hostile_tar_is_refused_before_anything_is_written(
         extract_root_image(archive, target, runner)
     error = info.value
     assert error.archive == archive and error.target == target
-    assert error.member == members[-1].name
+    assert error.member.rstrip("/") == members[-1].name  # as stored: tarfile adds a /
     assert str(archive) in str(error) and repr(error.member) in str(error)
     assert "nothing was extracted" in str(error)
     assert snapshot(tmp_path) == before  # not even the target or "innocent" was made
     with pytest.raises(UnsafeArchiveError):
         check_archive(archive, target, runner)
+
+
+# --- archives that do not list cleanly to their end ------------------------------------------
+#
+# Python's tarfile (which listed the members for the check until this was found) stops without
+# a word at a corrupt header; GNU tar, the extractor, says "Skipping to next header" and
+# extracts what follows. Whatever was hidden behind such a header was written unchecked.
+
+
+def _with_checksum(block: bytearray) -> bytes:
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+def _ghost_header(offset: int = 0, value: bytes = b"", fix_checksum: bool = True) -> bytes:
+    """The header of an empty file "ghost" with ``value`` written at ``offset``."""
+    block = bytearray(tar_blocks([M("ghost")])[-512:])
+    block[offset : offset + len(value)] = value
+    return _with_checksum(block) if fix_checksum else bytes(block)
+
+
+CORRUPT_HEADERS = {
+    "garbage-block": b"this is not a tar header".ljust(512, b"#"),
+    # the name changed after the checksum was computed
+    "bad-checksum": _ghost_header(0, b"G", fix_checksum=False),
+    # the checksum is right but a number field is not a number
+    "bad-size-field": _ghost_header(124, b"zzzzzzzzzzz\0"),
+    "bad-mode-field": _ghost_header(100, b"9999999\0"),  # GNU tar extracts "ghost" too
+}
+
+# What hides behind the corrupt header; the target holds the symlink evil -> the canary.
+HIDDEN = {
+    "setuid-file": [M("usr/bin/hidden", data=b"#!/bin/sh\n", mode=0o4755)],
+    "through-symlink-in-target": [M("evil/escape", data=b"pwned")],
+    "hardlink-through-symlink-in-target": [M("stolen", "hardlink", linkname="evil/keep")],
+    "dotdot-path": [M("../outside/escape", data=b"pwned")],
+    "absolute-symlink-then-through": [
+        M("abs", "symlink", linkname="/"),
+        M("abs/tmp/escape", data=b"pwned"),
+    ],
+}
+
+
+def _target_with_symlink_out(tmp_path: Path, canary: Path) -> Path:
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "evil").symlink_to(canary)
+    return target
+
+
+def _compress(runner: Runner, plain: Path, compression: str) -> Path:
+    if compression == "":
+        return plain
+    if compression == "zst":
+        if shutil.which("zstd") is None:
+            pytest.skip("zstd is not installed")
+        runner.run(["zstd", "--quiet", "-o", f"{plain}.zst", plain])
+        return Path(f"{plain}.zst")
+    archive = Path(f"{plain}.{compression}")
+    data = plain.read_bytes()
+    packed = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress}[compression](data)
+    archive.write_bytes(packed)
+    return archive
+
+
+def assert_refused_as_corrupt(
+    archive: Path, target: Path, runner: Runner, tmp_path: Path, *said: str
+) -> CorruptArchiveError:
+    before = snapshot(tmp_path)
+    with pytest.raises(CorruptArchiveError) as info:
+        extract_root_image(archive, target, runner)
+    message = str(info.value)
+    assert info.value.archive == archive and str(archive) in message
+    assert "cannot be read to its end" in message and "nothing was extracted" in message
+    for words in said:
+        assert words in message
+    assert snapshot(tmp_path) == before  # not even "innocent" was written
+    with pytest.raises(CorruptArchiveError):
+        check_archive(archive, target, runner)
+    return info.value
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPT_HEADERS))
+def test_gnu_tar_extracts_what_follows_a_corrupt_header(
+    tmp_path: Path, runner: Runner, corruption: str
+) -> None:
+    """The premise: tarfile lists nothing after the header, GNU tar extracts past it."""
+    archive = tmp_path / "root.tar"
+    archive.write_bytes(
+        tar_blocks([M("innocent", data=b"ok")])
+        + CORRUPT_HEADERS[corruption]
+        + tar_blocks(HIDDEN["setuid-file"])
+        + END
+    )
+    with tarfile.open(archive) as tar:
+        assert tar.getnames() == ["innocent"]
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    result = runner.run(["tar", "-xf", archive, "-C", scratch], check=False)
+    assert result.returncode == 2
+    hidden = scratch / "usr/bin/hidden"
+    assert hidden.read_bytes() == b"#!/bin/sh\n"
+    assert hidden.stat().st_mode & stat.S_ISUID
+
+
+@pytest.mark.parametrize("hidden", sorted(HIDDEN))
+@pytest.mark.parametrize("corruption", sorted(CORRUPT_HEADERS))
+def test_corrupt_header_in_the_middle_is_refused_before_anything_is_written(
+    tmp_path: Path, runner: Runner, canary: Path, corruption: str, hidden: str
+) -> None:
+    target = _target_with_symlink_out(tmp_path, canary)
+    archive = tmp_path / "root.tar"
+    archive.write_bytes(
+        tar_blocks([M("innocent", data=b"ok")])
+        + CORRUPT_HEADERS[corruption]
+        + tar_blocks(HIDDEN[hidden])
+        + END
+    )
+    said = "numeric" if "field" in corruption else "Skipping to next header"
+    assert_refused_as_corrupt(archive, target, runner, tmp_path, said)
+
+
+@pytest.mark.parametrize("compression", ["gz", "xz", "bz2", "zst"])
+def test_corrupt_header_in_a_compressed_tarball_is_refused(
+    tmp_path: Path, runner: Runner, canary: Path, compression: str
+) -> None:
+    target = _target_with_symlink_out(tmp_path, canary)
+    plain = tmp_path / "root.tar"
+    plain.write_bytes(
+        tar_blocks([M("innocent", data=b"ok")])
+        + CORRUPT_HEADERS["garbage-block"]
+        + tar_blocks(HIDDEN["through-symlink-in-target"])
+        + END
+    )
+    archive = _compress(runner, plain, compression)
+    plain.unlink()
+    assert_refused_as_corrupt(archive, target, runner, tmp_path, "Skipping to next header")
+
+
+def _after_the_end(runner: Runner, tmp_path: Path, variant: str) -> Path:
+    innocent = tar_blocks([M("innocent", data=b"ok")])
+    hidden = tar_blocks(HIDDEN["through-symlink-in-target"])
+    archive = tmp_path / "root.tar"
+    if variant == "lone-zero-block":  # tar stops there: "A lone zero block"
+        archive.write_bytes(innocent + b"\0" * 512 + hidden + END)
+    elif variant == "member-after-end-of-archive":
+        archive.write_bytes(innocent + END + hidden + END)
+    elif variant == "garbage-after-end-of-archive":
+        archive.write_bytes(innocent + END + b"trailing garbage".ljust(512, b"!") + END)
+    else:  # two gzip members, the second an archive of its own: gzip -d gives both
+        archive = tmp_path / "root.tar.gz"
+        archive.write_bytes(gzip.compress(innocent + END) + gzip.compress(hidden + END))
+    return archive
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "lone-zero-block",
+        "member-after-end-of-archive",
+        "garbage-after-end-of-archive",
+        "concatenated-gzip-archives",
+    ],
+)
+def test_data_after_the_end_of_archive_is_refused(
+    tmp_path: Path, runner: Runner, canary: Path, variant: str
+) -> None:
+    target = _target_with_symlink_out(tmp_path, canary)
+    archive = _after_the_end(runner, tmp_path, variant)
+    said = "Skipping to next header" if variant.startswith("garbage") else "evil/escape"
+    assert_refused_as_corrupt(archive, target, runner, tmp_path, said)
+
+
+@pytest.mark.parametrize("cut", ["mid-data", "mid-header", "at-a-member-boundary"])
+def test_truncated_plain_tar_is_refused(
+    tmp_path: Path, runner: Runner, canary: Path, cut: str
+) -> None:
+    blocks = tar_blocks([M("innocent", data=b"ok"), M("big", data=b"x" * 5000)])
+    size = {"mid-data": len(blocks) - 1024, "mid-header": 700, "at-a-member-boundary": 0}[cut]
+    archive = tmp_path / "root.tar"
+    archive.write_bytes(blocks[:size] if size else blocks)  # the last: no end-of-archive
+    said = "end-of-archive marker" if cut == "at-a-member-boundary" else "Unexpected EOF"
+    assert_refused_as_corrupt(archive, tmp_path / "target", runner, tmp_path, said)
+
+
+def test_zeros_after_the_end_of_archive_are_padding(tmp_path: Path, runner: Runner) -> None:
+    archive = tmp_path / "root.tar"
+    archive.write_bytes(tar_blocks([M("innocent", data=b"ok")]) + END + b"\0" * 65536)
+    target = tmp_path / "target"
+    assert extract_root_image(archive, target, runner) is ArchiveFormat.TAR
+    assert (target / "innocent").read_bytes() == b"ok"
+
+
+def test_tar_listing_reads_awkward_names_exactly(tmp_path: Path, runner: Runner) -> None:
+    awkward = [
+        M("./", "dir", mode=0o755),
+        M("a -> b", data=b"x"),
+        M('q"uote \\ back\nnew\tline\x01\x7f', data=b"x"),
+        M("x link to y", data=b"x"),
+        M("bad\udcffbyte \u00e9", data=b"x"),
+        M("l", "symlink", linkname='t -> "x" link to y'),
+        M("h", "hardlink", linkname="a -> b"),
+        M("dev", "chardev", device=(1, 3)),
+        M("d/", "dir"),
+    ]
+    archive = make_tar(tmp_path / "root.tar.xz", awkward, "xz")
+    members = list_tar_members(archive, ArchiveFormat.TAR_XZ, runner)
+    expected = [
+        Member(m.name, "file" if m.kind == "chardev" else m.kind, m.linkname) for m in awkward
+    ]
+    assert members == expected
+    assert parse_tar_listing(archive, ArchiveFormat.TAR, "block 0: ** Block of NULs **\n") == []
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        'block 0: -rw-r--r-- 0/0 1 2024-01-01 00:00 "unterminated\n',
+        'block 0: -rw-r--r-- 0/0 1 2024-01-01 00:00 "bad \\q escape"\n',
+        'block 0: lrw-r--r-- 0/0 1 2024-01-01 00:00 "symlink without target"\n',
+        'block 0: -rw-r--r-- 0/0 1 2024-01-01 00:00 "file" -> "with a target"\n',
+        'block 0: hrw-r--r-- 0/0 1 2024-01-01 00:00 "hardlink" -> "wrong arrow"\n',
+        '-rw-r--r-- 0/0 1 2024-01-01 00:00 "no block number"\n',
+        "block 0: ** End of File **\nblock 1: ** Block of NULs **\n",
+    ],
+)
+def test_a_tar_listing_not_understood_is_refused(tmp_path: Path, listing: str) -> None:
+    with pytest.raises(CorruptArchiveError, match="Cannot understand the listing"):
+        parse_tar_listing(tmp_path / "a.tar", ArchiveFormat.TAR, listing)
+
+
+@pytest.mark.root
+@requires_root
+@pytest.mark.parametrize(
+    "member",
+    [
+        M("tmp/ccache/poison", data=b"pwned"),
+        M("./tmp/ccache/", "dir", mode=0o777),
+        M("tmp/ccache", "symlink", linkname="/"),
+        M("tmp/ccache/l", "symlink", linkname="/"),
+        M("stolen", "hardlink", linkname="tmp/ccache/keep"),
+        M("tmp/via/poison", data=b"pwned"),  # through the relative symlink tmp/via -> ccache
+    ],
+    ids=lambda m: f"{m.kind}-{m.name}",
+)
+def test_members_into_a_mount_point_in_the_target_are_refused(
+    tmp_path: Path, runner: Runner, member: M
+) -> None:
+    """The base element bind-mounts the host's ccache directory at tmp/ccache before the root
+    image is unpacked: what lands there is written to the host."""
+    host_cache = tmp_path / "host-ccache"
+    host_cache.mkdir()
+    (host_cache / "keep").write_text("original\n")
+    target = tmp_path / "target"
+    mounted = target / "tmp/ccache"
+    mounted.mkdir(parents=True)
+    (target / "tmp/via").symlink_to("ccache")
+    archive = make_tar(tmp_path / "root.tar", [M("tmp/fine", data=b"ok"), member], "")
+    mounts.mount(runner, host_cache, mounted, bind=True)
+    try:
+        before = snapshot(host_cache), snapshot(target)
+        with pytest.raises(UnsafeArchiveError, match="a mount point in the target") as info:
+            extract_root_image(archive, target, runner)
+        assert "'tmp/ccache'" in str(info.value)
+        assert (snapshot(host_cache), snapshot(target)) == before
+        # The same archive without the member is fine.
+        fine = make_tar(tmp_path / "fine.tar", [M("tmp/fine", data=b"ok")], "")
+        extract_root_image(fine, target, runner)
+        assert (target / "tmp/fine").read_bytes() == b"ok"
+    finally:
+        mounts.unmount(runner, mounted)
+    assert snapshot(host_cache) == {"keep": before[0]["keep"]}
 
 
 @pytest.mark.parametrize("kind", ["intermediate", "last"])
@@ -487,11 +783,12 @@ def test_squashfs_duplicate_names_are_refused(tmp_path: Path) -> None:
 
 
 @needs_squashfs
-def test_damaged_squashfs_is_a_command_error(tmp_path: Path, runner: Runner) -> None:
+def test_damaged_squashfs_is_refused_as_corrupt(tmp_path: Path, runner: Runner) -> None:
     image = tmp_path / "image.squashfs"
     image.write_bytes(b"hsqs" + os.urandom(2000))
-    with pytest.raises(CommandError):
+    with pytest.raises(CorruptArchiveError, match="cannot be read to its end") as info:
         extract_root_image(image, tmp_path / "target", runner)
+    assert str(image) in str(info.value) and "superblock" in str(info.value)
     assert not (tmp_path / "target").exists()
 
 
