@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dibpy import mounts
 from dibpy.netns import OfflineNetwork
+from dibpy.rootfs import make_dir
 from dibpy.run import Result, Runner
 
 log = logging.getLogger("dibpy.chroot")
@@ -82,8 +83,9 @@ class Chroot:
 
     @contextmanager
     def session(self) -> Iterator[None]:
-        """Mount proc, sys, dev and dev/pts in the tree; on the way out, kill what is left
-        running in the tree and unmount them (innermost first)."""
+        """Mount proc, sys, dev and dev/pts in the tree, where the chroot sees them (their
+        paths resolved inside the tree); on the way out, kill what is left running in the
+        tree and unmount them (innermost first)."""
         if self._depth:
             self._depth += 1
             try:
@@ -98,7 +100,9 @@ class Chroot:
                 ("/dev", "dev", None, (), True),
                 ("/dev/pts", "dev/pts", None, (), True),
             ):
-                where = self.root / target
+                # The directory the chroot sees as /proc (/sys, ...): a symlink on the way
+                # is followed inside the tree, never on the host.
+                where = make_dir(self.root, target)
                 mounts.mount(self.runner, source, where, fstype=fstype, options=options, bind=bind)
                 stack.callback(mounts.unmount, self.runner, where)
             stack.callback(self.kill_leftovers)  # runs first: nothing may hold the mounts

@@ -53,8 +53,11 @@ def write_file(root: Path, path: str, text: str, mode: int = 0o644) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_symlink():
         target.unlink()
-    target.write_text(text)
-    target.chmod(mode)
+    # O_NOFOLLOW: a symlink put there since the path was resolved is refused, not followed.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+        os.fchmod(out.fileno(), mode)
     return target
 
 
@@ -65,3 +68,29 @@ def remove_file(root: Path, path: str) -> bool:
         target.unlink()
         return True
     return False
+
+
+def make_dir(root: Path, path: str) -> Path:
+    """``mkdir -p`` of ``path`` in the tree: the host path of a real directory there (to
+    mount on, say), resolved inside the tree. Raises BuildError when something on the way
+    is not a directory, or when the host would resolve the result elsewhere."""
+    target = in_root(root, path)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise BuildError(
+            f"Cannot use {path} in the image as a directory: it, or a directory on the way "
+            "to it, is a file."
+        ) from None
+    check_inside(root, target)
+    return target
+
+
+def check_inside(root: Path, target: Path) -> None:
+    """Refuse ``target`` (a host path under ``root``) unless the host resolves it to itself:
+    no symlink on the way that could lead the host out of the tree."""
+    real_root = Path(os.path.realpath(root))
+    if Path(os.path.realpath(target)) != real_root / target.relative_to(root):
+        raise BuildError(
+            f"{target} passes through a symlink on the host; refusing to use it in the tree {root}."
+        )

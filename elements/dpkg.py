@@ -11,7 +11,6 @@ normal dpkg settings.
 """
 
 import json
-import shutil
 from pathlib import Path
 
 from dibpy import (
@@ -26,6 +25,7 @@ from dibpy import (
 )
 from dibpy.rootfs import in_root, remove_file, write_file
 from dibpy.settings import parse_bool
+from dibpy.treecopy import install_file
 
 DEPENDS = ["install-bin", "manifests", "package-installs"]
 
@@ -64,15 +64,14 @@ class DpkgSettings(ElementSettings):
 
 @root_hook(order=9)
 def apt_keyring(ctx: BuildContext) -> None:
-    """Copy the keys of DIB_ADD_APT_KEYS into etc/apt/trusted.gpg.d."""
+    """Copy the keys of DIB_ADD_APT_KEYS into etc/apt/trusted.gpg.d (a key file or symlink
+    already there is replaced, never written through)."""
     keys = ctx.settings(DpkgSettings).add_apt_keys
     if keys is None:
         return
-    trusted = in_root(ctx.target_root, "etc/apt/trusted.gpg.d")
-    trusted.mkdir(parents=True, exist_ok=True)
     for key in sorted(keys.rglob("*")):
         if key.is_file():
-            shutil.copyfile(key, trusted / key.name)
+            install_file(ctx.target_root, key, f"etc/apt/trusted.gpg.d/{key.name}", 0o644)
 
 
 @root_hook(order=50)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -107,8 +108,8 @@ def fake_tree(tmp_path: Path) -> Path:
         (tree / f"boot/initrd.img-{version}").write_bytes(b"i" * 1000)
     (tree / "usr/lib/grub").mkdir(parents=True)
     for platform in ("i386-pc", "x86_64-efi"):
-        if (HOST_GRUB / platform).is_dir():
-            os.symlink(HOST_GRUB / platform, tree / "usr/lib/grub" / platform)
+        if (HOST_GRUB / platform).is_dir():  # copied: a link to the host is not followed
+            shutil.copytree(HOST_GRUB / platform, tree / "usr/lib/grub" / platform)
     return tree
 
 

@@ -50,6 +50,7 @@ from dibpy.blockdev.disk import BIOS_BOOT_GUID, ESP_GUID, gpt_type_guid
 from dibpy.blockdev.model import SECTOR, DiskLayout, Filesystem, Partition
 from dibpy.errors import BuildError
 from dibpy.run import Runner
+from dibpy.treecopy import install_file
 
 log = logging.getLogger("dibpy.bootloader.grub")
 
@@ -384,9 +385,10 @@ def write_grub_cfg(
 
 def _write_grubenv(tree: Path) -> None:
     """An empty GRUB environment block, as grub-install leaves (grub-reboot needs it)."""
+    link = rootfs.in_root(tree, "/boot/grub/grubenv", follow_final=False)
     path = rootfs.in_root(tree, "/boot/grub/grubenv")
-    if path.is_symlink():
-        path.unlink()  # DIB removes a dangling grubenv symlink
+    if link.is_symlink() and not path.exists():
+        link.unlink()  # DIB removes a dangling grubenv symlink
     if not path.exists():
         header = "# GRUB Environment Block\n"
         rootfs.write_file(tree, "/boot/grub/grubenv", header + "#" * (1024 - len(header)))
@@ -417,7 +419,7 @@ def _grub_mkimage(
     ``output`` and ``config`` are paths as seen inside the tree.
     """
     module_dir = f"/usr/lib/grub/{platform}"
-    if not (tree / module_dir.lstrip("/") / "kernel.img").is_file():
+    if not rootfs.in_root(tree, f"{module_dir}/kernel.img").is_file():
         raise BootloaderError(
             f"The tree has no GRUB for {platform} ({module_dir}/kernel.img is missing). "
             f"Install {GRUB_PACKAGES.get(platform, 'GRUB')} in "
@@ -436,27 +438,35 @@ def _grub_mkimage(
                 "Building GRUB's core image needs grub-mkimage: run as root so the image's own "
                 "one can be used, or install grub-common on the build host."
             )
+        # The host's grub-mkimage opens these paths itself: resolve them inside the tree,
+        # and put no symlink where it writes.
+        rootfs.remove_file(tree, output)
         argv = [
             host,
             "-d",
-            str(tree / module_dir.lstrip("/")),
+            str(rootfs.in_root(tree, module_dir)),
             *tail,
             "-o",
-            str(tree / output.lstrip("/")),
+            str(rootfs.in_root(tree, output)),
         ]
         if config:
-            argv += ["-c", str(tree / config.lstrip("/"))]
+            argv += ["-c", str(rootfs.in_root(tree, config))]
     runner.run([*argv, *modules])
 
 
 def _copy_modules(tree: Path, platform: str) -> None:
-    """Copy the platform's modules to /boot/grub/PLATFORM, as grub-install does."""
-    source = tree / "usr/lib/grub" / platform
-    target = rootfs.in_root(tree, f"/boot/grub/{platform}")
-    target.mkdir(parents=True, exist_ok=True)
-    for item in source.iterdir():
-        if item.is_file() and item.suffix in (".mod", ".lst", ".o", ".img", ".sh"):
-            shutil.copy2(item, target / item.name)
+    """Copy the platform's modules to /boot/grub/PLATFORM, as grub-install does (both
+    paths resolved inside the tree; a file or symlink there is replaced, not written
+    through)."""
+    source = f"/usr/lib/grub/{platform}"
+    for item in sorted(rootfs.in_root(tree, source).iterdir()):
+        if item.suffix not in (".mod", ".lst", ".o", ".img", ".sh"):
+            continue
+        real = rootfs.in_root(tree, f"{source}/{item.name}")
+        if real.is_file():
+            copied = install_file(tree, real, f"/boot/grub/{platform}/{item.name}")
+            st = real.stat()
+            os.utime(copied, ns=(st.st_atime_ns, st.st_mtime_ns))  # as cp -p does
 
 
 def prepare_bios(
@@ -647,30 +657,28 @@ def install_efi(
             "file system on a partition of type EF00); UEFI boot needs one."
         )
     write_grub_cfg(tree, layout, options)
-    esp_dir = rootfs.in_root(tree, esp.mount_point)
-    boot_dir = esp_dir / "EFI" / "BOOT"
-    boot_dir.mkdir(parents=True, exist_ok=True)
+    # Every path is resolved inside the tree; a file or symlink in the way is replaced.
+    boot = f"{esp.mount_point.rstrip('/')}/EFI/BOOT"
     stub = _efi_stub_cfg(layout)
-    shim = tree / f"usr/lib/shim/shim{suffix}.efi.signed"
-    signed = tree / f"usr/lib/grub/{platform}-signed/grub{suffix}.efi.signed"
-    loader = boot_dir / loader_name
-    if (tree / "usr/lib/grub" / platform).is_dir():
+    shim = rootfs.in_root(tree, f"/usr/lib/shim/shim{suffix}.efi.signed")
+    signed = rootfs.in_root(tree, f"/usr/lib/grub/{platform}-signed/grub{suffix}.efi.signed")
+    if rootfs.in_root(tree, f"/usr/lib/grub/{platform}").is_dir():
         _copy_modules(tree, platform)
     if shim.is_file() and signed.is_file():
         # No fallback (fb*.efi): it would try to write boot entries to NVRAM and reboot.
-        shutil.copyfile(shim, loader)
-        shutil.copyfile(signed, boot_dir / f"grub{suffix}.efi")
-        manager = tree / f"usr/lib/shim/mm{suffix}.efi.signed"
+        loader = install_file(tree, shim, f"{boot}/{loader_name}", 0o644)
+        install_file(tree, signed, f"{boot}/grub{suffix}.efi", 0o644)
+        manager = rootfs.in_root(tree, f"/usr/lib/shim/mm{suffix}.efi.signed")
         if manager.is_file():
-            shutil.copyfile(manager, boot_dir / f"mm{suffix}.efi")
-        (boot_dir / "grub.cfg").write_text(stub)
+            install_file(tree, manager, f"{boot}/mm{suffix}.efi", 0o644)
+        rootfs.write_file(tree, f"{boot}/grub.cfg", stub)
         prefix = _signed_grub_prefix(signed)
         if prefix:
-            vendor_dir = esp_dir / prefix.strip("/")
-            vendor_dir.mkdir(parents=True, exist_ok=True)
-            (vendor_dir / "grub.cfg").write_text(stub)
+            vendor = f"{esp.mount_point.rstrip('/')}/{prefix.strip('/')}"
+            rootfs.write_file(tree, f"{vendor}/grub.cfg", stub)
         log.info("UEFI: shim + signed GRUB at EFI/BOOT (GRUB's prefix %s)", prefix)
         return loader
+    loader = rootfs.make_dir(tree, boot) / loader_name
     # No signed loaders: our own GRUB image with the stub config built in.
     config = rootfs.write_file(tree, f"/boot/grub/{platform}/dibpy-early.cfg", stub)
     try:
@@ -686,6 +694,6 @@ def install_efi(
         )
     finally:
         config.unlink(missing_ok=True)
-    (boot_dir / "grub.cfg").write_text(stub)
+    rootfs.write_file(tree, f"{boot}/grub.cfg", stub)
     log.info("UEFI: GRUB built with grub-mkimage at EFI/BOOT/%s", loader_name)
     return loader
