@@ -33,6 +33,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from dibpy.elements import ElementIndex
+from dibpy.elements.index import dib_elements_dir
 from dibpy.errors import ElementLoadError, SettingsError
 from dibpy.legacy.maps import (
     HELPERS_DIR,
@@ -45,8 +46,11 @@ from dibpy.legacy.maps import (
 )
 from dibpy.testing import make_context
 
-HELPERS = ("cache-url", "install-packages", "pkg-map", "svc-map")
-DIB = Path("/tmp/dibvenv/lib/python3.11/site-packages/diskimage_builder")
+HELPERS = ("cache-url", "install-packages", "package-installs", "pkg-map", "svc-map")
+# DIB 3.43 itself (the test extra installs it): its own pkg-map, svc-map merge and
+# img-functions are the oracle some tests compare with.
+_DIB_ELEMENTS = dib_elements_dir()
+DIB = _DIB_ELEMENTS.parent if _DIB_ELEMENTS is not None else Path("/nonexistent")
 needs_dib = pytest.mark.skipif(not DIB.is_dir(), reason="diskimage-builder 3.43 not installed")
 APT_OPTIONS = [
     "--option",
