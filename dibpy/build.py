@@ -21,7 +21,7 @@ from dibpy.blockdev.config import BlockDeviceConfig
 from dibpy.config import BuildConfig
 from dibpy.context import BuildContext
 from dibpy.elements import Hook
-from dibpy.errors import BuildInterrupted, DibError, HookError
+from dibpy.errors import BuildError, BuildInterrupted, DibError, HookError
 from dibpy.fetch import sha256_file
 from dibpy.legacy import environment, hooktree
 from dibpy.phases import PHASES, Phase
@@ -104,11 +104,16 @@ class Build:
         tmpfs = not keep and use_tmpfs(
             no_tmpfs=self.config.no_tmpfs, min_tmpfs_gb=self.config.min_tmpfs_gb
         )
-        workspace = Workspace(self.config.tmp_dir, self.runner, tmpfs=tmpfs)
+        workspace = Workspace(
+            self.config.tmp_dir, self.runner, tmpfs=tmpfs, tmpfs_size=self.config.tmpfs_size
+        )
         try:
             with _signals_as_exceptions():
                 ctx = self._context(workspace)
                 self._run_phases(ctx, workspace, destinations)
+        except BuildError as exc:
+            workspace.explain_no_space(exc)  # a full tmpfs: say so while it is still mounted
+            raise
         finally:
             with _signals_deferred():
                 workspace.close(remove=not keep)

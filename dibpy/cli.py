@@ -141,7 +141,8 @@ def parser() -> argparse.ArgumentParser:
         "--no-tmpfs",
         action="store_true",
         default=None,
-        help="build on disk, not in a tmpfs (DIB_NO_TMPFS)",
+        help="build on disk, not in a tmpfs (DIB_NO_TMPFS); the tmpfs is half the memory, or "
+        "DIBPY_TMPFS_SIZE as mount's size= (512m, 8g, 75%%)",
     )
     build.add_argument(
         "--min-tmpfs",

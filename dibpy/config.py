@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -16,6 +17,10 @@ from dibpy.settings import parse_bool
 # DIB's architecture names, and the host names (uname -m) that mean the same thing.
 ARCHES = ("amd64", "arm64", "armhf", "i386", "ppc64el", "s390x", "riscv64")
 ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64el", "i686": "i386"}
+
+# A tmpfs size as mount(8) takes it (tmpfs(5)): bytes with an optional k/m/g/t/p/e suffix, or
+# a percentage of the memory; 0 (no limit at all) is refused.
+TMPFS_SIZE = re.compile(r"[1-9][0-9]*([kmgtpe]?|%)", re.IGNORECASE)
 
 # Output formats DIB knows; which of them this version of dibpy can write is outputs.py's.
 KNOWN_FORMATS = ("qcow2", "raw", "tar", "tgz", "vhd", "squashfs", "docker", "aci", "vmdk")
@@ -58,6 +63,7 @@ class BuildConfig(BaseModel):
     keep_build_dir: bool = False
     no_tmpfs: bool = False
     min_tmpfs_gb: int = 2
+    tmpfs_size: str | None = None  # DIBPY_TMPFS_SIZE; None: tmpfs's default, half the memory
     image_cache: Path
     tmp_dir: Path = Path("/tmp")  # noqa: S108 (DIB's TMP_DIR default; builds use mkdtemp)
     offline: bool = False
@@ -77,6 +83,16 @@ class BuildConfig(BaseModel):
             raise InputError(
                 f"Unknown output format {', '.join(unknown) or '(none)'}. "
                 f"Known formats: {', '.join(KNOWN_FORMATS)}."
+            )
+        return value
+
+    @field_validator("tmpfs_size")
+    @classmethod
+    def _tmpfs_size(cls, value: str | None) -> str | None:
+        if value is not None and not TMPFS_SIZE.fullmatch(value):
+            raise SettingsError(
+                f"DIBPY_TMPFS_SIZE={value!r} is not a tmpfs size: give bytes with an optional "
+                "k, m or g suffix (512m, 8g) or a share of the memory (75%)."
             )
         return value
 
@@ -105,6 +121,8 @@ class BuildConfig(BaseModel):
             )
         if env.get("DIB_MIN_TMPFS"):
             values["min_tmpfs_gb"] = non_negative_int("DIB_MIN_TMPFS", env["DIB_MIN_TMPFS"])
+        if env.get("DIBPY_TMPFS_SIZE"):
+            values["tmpfs_size"] = env["DIBPY_TMPFS_SIZE"]
         if env.get("QEMU_IMG_OPTIONS"):
             values["qemu_img_options"] = env["QEMU_IMG_OPTIONS"]
         if env.get("DIB_CHECKSUM"):

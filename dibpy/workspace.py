@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -10,10 +12,12 @@ from pathlib import Path
 
 from dibpy import mounts
 from dibpy.chroot import kill_processes_in
-from dibpy.errors import BuildError, InputError
+from dibpy.errors import BuildError, BuildInterrupted, InputError
 from dibpy.run import Runner
 
 log = logging.getLogger("dibpy.workspace")
+
+NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device": commands run in the C locale
 
 
 class Workspace:
@@ -26,10 +30,18 @@ class Workspace:
     With ``tmpfs`` the build directory is a tmpfs, as DIB's is when the machine has the
     memory (``use_tmpfs``): package installs never wait for the disk, and removing the
     build is an unmount instead of deleting tens of thousands of files one by one. It is
-    for a build directory that goes at the end: one that is kept lives on disk.
+    for a build directory that goes at the end: one that is kept lives on disk. Its size is
+    ``tmpfs_size`` (mount's ``size=``), or tmpfs's default, half the memory, as DIB's.
     """
 
-    def __init__(self, tmp_dir: Path, runner: Runner, *, tmpfs: bool = False) -> None:
+    def __init__(
+        self,
+        tmp_dir: Path,
+        runner: Runner,
+        *,
+        tmpfs: bool = False,
+        tmpfs_size: str | None = None,
+    ) -> None:
         try:
             tmp_dir.mkdir(parents=True, exist_ok=True)
             self.build_dir = Path(tempfile.mkdtemp(prefix="dibpy_build.", dir=tmp_dir))
@@ -41,9 +53,11 @@ class Workspace:
         self.runner = runner
         self._tree_mounts = ExitStack()
         self.tmpfs = tmpfs
+        self.tmpfs_size = tmpfs_size
         if tmpfs:
+            options = ["mode=0700", *([f"size={tmpfs_size}"] if tmpfs_size else [])]
             try:
-                mounts.mount(runner, "tmpfs", self.build_dir, fstype="tmpfs", options=["mode=0700"])
+                mounts.mount(runner, "tmpfs", self.build_dir, fstype="tmpfs", options=options)
             except BuildError:
                 self.build_dir.rmdir()
                 raise
@@ -96,6 +110,38 @@ class Workspace:
         if remove:
             # --one-file-system: never cross into a mount, whatever happened above.
             self.runner.run(["rm", "-rf", "--one-file-system", self.build_dir])
+
+    def explain_no_space(self, error: BuildError) -> None:
+        """Say so in ``error``'s message when it is a disk-full error and the build directory
+        is a tmpfs: in memory, where a build that fits on disk may not fit.
+
+        Called with the error that ends the build, before anything is unmounted. The tmpfs
+        counts as full with less than 5% of it free; when it has more (the failing program
+        removed what it had written, as dpkg does, or another file system is the full one)
+        the advice says how much is free and is worded as a possibility.
+        """
+        if not self.tmpfs or isinstance(error, BuildInterrupted) or NO_SPACE not in str(error):
+            return
+        try:
+            stat = os.statvfs(self.build_dir)
+        except OSError:
+            return
+        size, free = stat.f_blocks * stat.f_frsize, stat.f_bavail * stat.f_frsize
+        origin = f"DIBPY_TMPFS_SIZE={self.tmpfs_size}" if self.tmpfs_size else "half the memory"
+        what = f"The build directory {self.build_dir} is a tmpfs in memory, {_mib(size)} ({origin})"
+        remedy = (
+            "build on disk with --no-tmpfs (DIB_NO_TMPFS=1), or give the tmpfs more memory "
+            "(a bigger DIBPY_TMPFS_SIZE, or a machine with more RAM)."
+        )
+        if free < size // 20:
+            advice = f"{what}, and it is full: {remedy}"
+        else:
+            advice = f"{what}, {_mib(free)} free now; if it is what filled up, {remedy}"
+        error.args = (f"{error.args[0]}\n{advice}" if error.args else advice, *error.args[1:])
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB" if size < 10 * 2**30 else f"{size / 2**30:.1f} GiB"
 
 
 def use_tmpfs(*, no_tmpfs: bool, min_tmpfs_gb: int, meminfo: Path = Path("/proc/meminfo")) -> bool:
