@@ -35,6 +35,7 @@ from dibpy.hooks import (
     pre_install_hook,
     root_hook,
 )
+from dibpy.legacy.kept import run_kept_script
 from dibpy.phases import Phase
 from dibpy.plan import Plan
 from dibpy.settings import ElementSettings, setting
@@ -72,5 +73,6 @@ __all__ = [
     "pre_finalise_hook",
     "pre_install_hook",
     "root_hook",
+    "run_kept_script",
     "setting",
 ]

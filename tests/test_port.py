@@ -392,7 +392,8 @@ def test_an_element_of_scripts_alone_needs_few_imports(tmp_path: Path) -> None:
     folder = write_folder(tmp_path / "tiny", {"install.d/10-x": SCRIPT.format(name="x")})
     text = port(folder, tmp_path / "out").package.joinpath("__init__.py").read_text()
     assert text.startswith('"""The tiny element.\n\nPorted from a DIB element by ``dibpy port')
-    assert "from dibpy import BuildContext, Phase, install_hook\n" in text
+    assert "from dibpy import BuildContext, Phase, install_hook, run_kept_script\n" in text
+    assert "dibpy.legacy" not in text  # one author surface: dibpy itself
     assert "Any" not in text and "DEPENDS" not in text
 
 

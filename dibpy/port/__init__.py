@@ -9,7 +9,7 @@ The package builds the same image as the folder it came from:
 - an ``environment.d`` file made only of plain defaults (see ``dibpy.port.environment``)
   becomes ``ENVIRONMENT``; any other file is kept, and is still sourced as under DIB;
 - every script a legacy build runs becomes a hook that runs the kept script
-  (``dibpy.legacy.kept.run_kept_script``), marked TODO for translation;
+  (``dibpy.run_kept_script``), marked TODO for translation;
 - everything else (``static/``, ``init-scripts/``, ``bin/``, the phase folders, other
   top-level files) is kept as data beside ``__init__.py``; the sub-folders are merged into
   the hooks tree, where the kept scripts find them. ``tests/`` (DIB's own tests) is not kept;

@@ -104,8 +104,7 @@ def _imports(port: Port) -> list[str]:
     ours = []
     if port.hooks:
         decorators = sorted({_decorator(h.phase) for h in port.hooks})
-        ours += _from_import("dibpy", ["BuildContext", "Phase", *decorators])
-        ours.append("from dibpy.legacy.kept import run_kept_script")
+        ours += _from_import("dibpy", ["BuildContext", "Phase", *decorators, "run_kept_script"])
     blocks = [block for block in (stdlib, ours) if block]
     lines = []
     for block in blocks:

@@ -35,8 +35,8 @@ from dibpy import (
     install_hook,
     post_install_hook,
     root_hook,
+    run_kept_script,
 )
-from dibpy.legacy.kept import run_kept_script
 
 DEPENDS = ["modprobe"]
 ENVIRONMENT = {
