@@ -109,13 +109,13 @@ class Runner:
     def _communicate(
         proc: subprocess.Popen[str], input: str | None, capture: bool, tail: deque[str]
     ) -> str:
-        assert proc.stdout is not None
+        assert proc.stdout is not None  # noqa: S101 (narrows for mypy)
         if input is not None:
-            assert proc.stdin is not None
+            assert proc.stdin is not None  # noqa: S101 (narrows for mypy)
             writer = threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True)
             writer.start()
         if capture:
-            assert proc.stderr is not None
+            assert proc.stderr is not None  # noqa: S101 (narrows for mypy)
             errors = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
             errors.start()
             stdout = proc.stdout.read()
