@@ -119,16 +119,22 @@ def seconds() -> Iterator[str]:
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A 24 MiB tmpfs: room for the tiny tree (2 MiB), not for a 64 MiB file."""
-    where = tmp_path / "small"
+@contextlib.contextmanager
+def tmpfs_at(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on a new directory ``where`` while the block runs."""
     where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(where)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
     try:
         yield where
     finally:
         subprocess.run(["umount", "--lazy", str(where)], check=True)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 24 MiB tmpfs: room for the tiny tree (2 MiB), not for a 64 MiB file."""
+    with tmpfs_at(tmp_path / "small", "24m") as where:
+        yield where
 
 
 def write_faulty(base: Path, phase: str, body: str) -> Path:

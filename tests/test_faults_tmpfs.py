@@ -27,6 +27,7 @@ from test_faults import (
     assert_next_build_succeeds,
     error_of,
     losetup,
+    tmpfs_at,
     write_faulty,
 )
 
@@ -111,13 +112,8 @@ def test_the_disk_image_does_not_fit_in_the_default_tmpfs(tmp_path: Path) -> Non
 @pytest.fixture
 def full_elsewhere(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs outside the build: the file system that fills up instead."""
-    where = tmp_path / "small"
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], check=True)
-    try:
+    with tmpfs_at(tmp_path / "small", "1m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "--lazy", str(where)], check=True)
 
 
 @pytest.mark.root
