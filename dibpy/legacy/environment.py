@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dibpy.elements.model import Element
 from dibpy.errors import CommandError, InputError
-from dibpy.legacy.script import DRIVER, install_driver
+from dibpy.legacy.script import DRIVER, install_driver, parse_printed_environment
 from dibpy.run import Runner
 
 # Variables bash itself sets, which say nothing about the build.
@@ -71,8 +71,7 @@ def exported_variables(
                 f"{exc.returncode}), before anything was built: a file refused the settings "
                 f"or used an unset variable. Fix the variable it names.{tail}"
             ) from None
-    pairs = (item.partition("=") for item in result.stdout.split("\0") if "=" in item)
-    sourced = {name: value for name, _, value in pairs}
+    sourced = parse_printed_environment(result.stdout)
     return {
         name: value
         for name, value in sourced.items()

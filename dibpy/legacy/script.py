@@ -192,11 +192,16 @@ def phase_environment(ctx: BuildContext, phase: Phase, *, on_host: bool = False)
             f"sourcing the environment.d files of the legacy elements for the {phase} phase "
             f"{_status(exc)}.{_tail(exc)}"
         ) from None
-    pairs = (item.partition("=") for item in result.stdout.split("\0") if "=" in item)
-    sourced = {name: value for name, _, value in pairs}
+    sourced = parse_printed_environment(result.stdout)
     saved.parent.mkdir(exist_ok=True)
     saved.write_text(json.dumps(sourced))
     return sourced
+
+
+def parse_printed_environment(text: str) -> dict[str, str]:
+    """The variables of ``env -0`` output (what ``dibpy-run-hook --print-env`` prints)."""
+    pairs = (item.partition("=") for item in text.split("\0") if "=" in item)
+    return {name: value for name, _, value in pairs}
 
 
 def _status(exc: CommandError) -> str:
