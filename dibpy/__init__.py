@@ -4,11 +4,26 @@ Element authors import the hook decorators and ``BuildContext`` from here; tools
 builds use ``dibpy.plan`` and ``dibpy.build``.
 """
 
-from dibpy import apt, events
+from dibpy import events
 from dibpy._version import __version__
 from dibpy.api import build, plan
-from dibpy.build import BuildResult
-from dibpy.context import BuildContext
+from dibpy.building import apt
+from dibpy.building.build import BuildResult
+from dibpy.building.context import BuildContext
+from dibpy.config.settings import ElementSettings, setting
+from dibpy.elements.hooks import (
+    block_device_hook,
+    cleanup_hook,
+    extra_data_hook,
+    finalise_hook,
+    install_hook,
+    post_install_hook,
+    post_root_hook,
+    pre_finalise_hook,
+    pre_install_hook,
+    root_hook,
+)
+from dibpy.elements.phases import Phase
 from dibpy.errors import (
     BuildError,
     BuildInterrupted,
@@ -22,23 +37,9 @@ from dibpy.errors import (
     ResolutionError,
     SettingsError,
 )
-from dibpy.fetch import FetchError
-from dibpy.hooks import (
-    block_device_hook,
-    cleanup_hook,
-    extra_data_hook,
-    finalise_hook,
-    install_hook,
-    post_install_hook,
-    post_root_hook,
-    pre_finalise_hook,
-    pre_install_hook,
-    root_hook,
-)
+from dibpy.host.fetch import FetchError
 from dibpy.legacy.kept import run_kept_script
-from dibpy.phases import Phase
-from dibpy.plan import Plan
-from dibpy.settings import ElementSettings, setting
+from dibpy.planning.plan import Plan
 
 __all__ = [
     "BuildContext",

@@ -1,5 +1,5 @@
 import sys
 
-from dibpy.cli import main
+from dibpy.frontends.cli import main
 
 sys.exit(main())

@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from dibpy.build import Build, BuildResult
-from dibpy.config import BuildConfig, host_arch, normalise_arch
+from dibpy.building.build import Build, BuildResult
+from dibpy.config.model import BuildConfig, host_arch, normalise_arch
 from dibpy.elements import ElementIndex, resolve, with_defaults
 from dibpy.events import EventCallback
-from dibpy.plan import Plan
+from dibpy.planning.plan import Plan
 
 
 def plan(

@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from dibpy.context import BuildContext
-from dibpy.run import Runner
-from dibpy.workspace import Workspace
+from dibpy.building.context import BuildContext
+from dibpy.host.run import Runner
+from dibpy.host.workspace import Workspace
 
 
 def make_context(

@@ -10,11 +10,12 @@ the signed GRUB (or a grub-mkimage build) on the ESP (UEFI). See dibpy.bootloade
 import logging
 from pathlib import Path
 
-from dibpy import BuildContext, ElementSettings, apt, finalise_hook, setting
+from dibpy import BuildContext, ElementSettings, finalise_hook, setting
 from dibpy.blockdev.model import DiskLayout
 from dibpy.bootloader import finish_bootloader, grub, prepare_bootloader
+from dibpy.building import apt
+from dibpy.building.packages import map_names
 from dibpy.errors import SettingsError
-from dibpy.packages import map_names
 
 # Virtual package names, as DIB's bootloader pkg-map has them (plus shim and signed GRUB).
 PKG_MAP = {

@@ -1,5 +1,5 @@
 """Downloads with a local cache: conditional GET, retries, atomic placement. In dibpy this is
-the `dibpy.fetch` module (`ctx.fetcher`); the element installs curl into the image as DIB's
+the `dibpy.host.fetch` module (`ctx.fetcher`); the element installs curl into the image as DIB's
 does."""
 
 DEPENDS = ["package-installs"]

@@ -2,7 +2,7 @@
 
 from dibpy import BuildContext, ElementSettings, install_hook, setting
 from dibpy.errors import SettingsError
-from dibpy.rootfs import in_root, write_file
+from dibpy.tree.paths import in_root, write_file
 
 CFG_DIR = "etc/cloud/cloud.cfg.d"
 

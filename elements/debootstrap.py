@@ -15,12 +15,12 @@ import shutil
 from pathlib import Path
 
 from dibpy import BuildContext, ElementSettings, cleanup_hook, install_hook, root_hook, setting
-from dibpy.distro import AptDistroSettings
+from dibpy.config.distro import AptDistroSettings
+from dibpy.config.settings import parse_bool
 from dibpy.errors import InputError
-from dibpy.extract import extract_root_image
-from dibpy.fetch import cache_lock
-from dibpy.rootfs import in_root, write_file
-from dibpy.settings import parse_bool
+from dibpy.host.fetch import cache_lock
+from dibpy.tree.extract import extract_root_image
+from dibpy.tree.paths import in_root, write_file
 
 DEPENDS = ["dpkg", "modprobe", "pkg-map", "sysprep"]
 ENVIRONMENT = {

@@ -30,8 +30,8 @@ from dibpy import (
     pre_install_hook,
     setting,
 )
-from dibpy.rootfs import write_file
-from dibpy.treecopy import copy_into_root
+from dibpy.tree.copying import copy_into_root
+from dibpy.tree.paths import write_file
 
 log = logging.getLogger("dibpy.elements.dib-init-system")
 

@@ -23,9 +23,9 @@ from dibpy import (
     root_hook,
     setting,
 )
-from dibpy.rootfs import in_root, remove_file, write_file
-from dibpy.settings import parse_bool
-from dibpy.treecopy import install_file
+from dibpy.config.settings import parse_bool
+from dibpy.tree.copying import install_file
+from dibpy.tree.paths import in_root, remove_file, write_file
 
 DEPENDS = ["install-bin", "manifests", "package-installs"]
 

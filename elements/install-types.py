@@ -6,11 +6,11 @@ chosen folder's scripts are linked into `install.d` and run; the others do not. 
 a prefix is `DIB_INSTALLTYPE_<prefix>` (`_` standing for `-`), else
 `DIB_DEFAULT_INSTALLTYPE` (default `source`; DIB's `--install-type`). The choice and the
 links are made as DIB's `extra-data.d/99-enable-install-types` makes them, by
-`dibpy.install_types`, which the build calls for the legacy elements' scripts.
+`dibpy.building.install_types`, which the build calls for the legacy elements' scripts.
 """
 
 from dibpy import BuildContext, ElementSettings, Phase, extra_data_hook, setting
-from dibpy.install_types import link_selected
+from dibpy.building.install_types import link_selected
 
 ENVIRONMENT = {"DIB_DEFAULT_INSTALLTYPE": "source"}
 

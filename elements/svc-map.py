@@ -14,7 +14,7 @@ import yaml
 
 from dibpy import BuildContext, extra_data_hook
 from dibpy.legacy.maps import merge_svc_maps, write_svc_map
-from dibpy.rootfs import write_file
+from dibpy.tree.paths import write_file
 
 SERVICES_FILE = "usr/share/svc-map/services"
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from dibpy.context import BuildContext
-from dibpy.run import Runner
-from dibpy.workspace import Workspace
+from dibpy.building.context import BuildContext
+from dibpy.host.run import Runner
+from dibpy.host.workspace import Workspace
 
 ContextFactory = Callable[..., BuildContext]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dibpy.apt import kernels_without_initramfs
+from dibpy.building.apt import kernels_without_initramfs
 
 
 def add_kernel(tree: Path, version: str, *, initrd: bool, modules: bool = True) -> None:

@@ -21,7 +21,7 @@ import pytest
 from conftest import EXAMPLES, IS_ROOT, build_dirs, clean_env, make_element, run_dibpy
 from test_cli import assert_mentions, assert_one_error_paragraph
 
-from dibpy import hosttools
+from dibpy.host import tools as hosttools
 
 TINY = ["build", "-n", "--element-path", str(EXAMPLES), "-o", "out"]
 

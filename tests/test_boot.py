@@ -2,7 +2,7 @@
 
 Each test takes a fresh copy of the cached bookworm tree (tests/kernel_tree.py), sets GRUB
 up, assembles the disk without loop devices or mounts, and boots it with
-``dibpy.qemu.boot`` until ``login:`` shows on the serial console. TCG is used throughout:
+``dibpy.frontends.qemu.boot`` until ``login:`` shows on the serial console. TCG is used throughout:
 KVM hangs on the development machine. Each boot takes about 40 s there.
 """
 
@@ -23,8 +23,8 @@ import pytest
 from dibpy.blockdev.disk import assemble_disk
 from dibpy.blockdev.model import DiskLayout, Filesystem, MiB, Partition
 from dibpy.bootloader import GrubOptions, finish_bootloader, prepare_bootloader
-from dibpy.qemu import BootError, Exchange, boot, clean_console, qemu_command
-from dibpy.run import Runner
+from dibpy.frontends.qemu import BootError, Exchange, boot, clean_console, qemu_command
+from dibpy.host.run import Runner
 
 pytest_plugins = ("kernel_tree",)  # the kernel_tree fixture: tests/kernel_tree.py
 
@@ -234,7 +234,7 @@ def test_separate_boot_partition(kernel_tree: Path, tmp_path: Path) -> None:
     boot_and_check(image, efi=False)
 
 
-# ------------------------------------------------------------------ dibpy.qemu, quickly
+# ------------------------------------------------------------------ dibpy.frontends.qemu, quickly
 
 
 def qemu_processes_using(path: Path) -> list[int]:

@@ -33,8 +33,8 @@ from conftest import (
     run_dibpy,
 )
 
-from dibpy.config import host_arch
-from dibpy.workspace import use_tmpfs
+from dibpy.config.model import host_arch
+from dibpy.host.workspace import use_tmpfs
 
 BUSYBOX = Path("/bin/busybox")
 

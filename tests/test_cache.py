@@ -45,8 +45,8 @@ SERVED_OS = f'''
 import dataclasses
 
 from dibpy import BuildContext, ElementSettings, install_hook, root_hook, setting
-from dibpy.extract import extract_root_image
-from dibpy.fetch import cache_lock
+from dibpy.tree.extract import extract_root_image
+from dibpy.host.fetch import cache_lock
 
 PROVIDES = ["operating-system"]
 

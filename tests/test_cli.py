@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, build_dirs, clean_env, make_element, mount_lines, run_dibpy
 
-from dibpy import cli
 from dibpy.elements import builtin_elements_dir
+from dibpy.frontends import cli
 
 PHASE_NAMES = [
     "root",

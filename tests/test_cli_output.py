@@ -18,8 +18,9 @@ from conftest import EXAMPLES, IS_ROOT, clean_env, make_element, run_dibpy
 from rich.console import Console
 
 import dibpy
-from dibpy import events, progress
-from dibpy.phases import Phase
+from dibpy import events
+from dibpy.elements.phases import Phase
+from dibpy.frontends import progress
 
 TIMESTAMPED = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| ")
 BUSYBOX = Path("/bin/busybox")
@@ -371,7 +372,7 @@ def test_terminal_view_names_the_hook_that_failed() -> None:
 
 def test_plain_view_reports_downloads_by_quarters(caplog: pytest.LogCaptureFixture) -> None:
     view = progress.PlainView()
-    with caplog.at_level(logging.INFO, logger="dibpy.progress"):
+    with caplog.at_level(logging.INFO, logger="dibpy.frontends.progress"):
         for done in range(0, 101, 10):
             view.on_event(events.DownloadProgress("http://m/f", done, 100))
         view.on_event(events.DownloadProgress("http://m/unknown-size", 10, None))
@@ -491,7 +492,7 @@ def test_dib_quiet_and_log_file(tmp_path: Path) -> None:
     assert logged.stderr == ""  # --log-file implies DIB_QUIET=1, as in DIB
     text = log_file.read_text()
     assert re.search(
-        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| INFO dibpy.run \| \$ chroot ", text, re.M
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| INFO dibpy.host.run \| \$ chroot ", text, re.M
     )
 
     both = run_dibpy(

@@ -469,7 +469,7 @@ def test_without_dib_the_cli_says_how_to_get_dibs_elements(tmp_path: Path) -> No
     case = BY_ID["bifrost"]
     code = (
         "import sys; sys.modules['diskimage_builder'] = None; "
-        "from dibpy.cli import main; sys.exit(main(sys.argv[1:]))"
+        "from dibpy.frontends.cli import main; sys.exit(main(sys.argv[1:]))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, *case.argv],

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from dibpy import cli, clidoc
+from dibpy.frontends import cli, clidoc
 
 DOCS = REPO / "docs"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -20,7 +20,8 @@ def test_cli_reference_is_generated_from_the_parser() -> None:
     expected = clidoc.render(cli.parser())
     actual = (DOCS / "cli.md").read_text()
     assert actual == expected, (
-        "docs/cli.md is out of date with dibpy/cli.py: run `python -m dibpy.clidoc > docs/cli.md`"
+        "docs/cli.md is out of date with the CLI: run "
+        "`python -m dibpy.frontends.clidoc > docs/cli.md`"
     )
 
 

@@ -13,10 +13,10 @@ import pytest
 from conftest import ContextFactory
 from root_helpers import mounts_under, needs_root
 
-from dibpy.context import BuildContext
+from dibpy.building.context import BuildContext
 from dibpy.elements import ElementIndex
-from dibpy.run import Runner
-from dibpy.workspace import Workspace
+from dibpy.host.run import Runner
+from dibpy.host.workspace import Workspace
 
 HOST_SSD = Path("/usr/sbin/start-stop-daemon")
 
@@ -233,7 +233,7 @@ def test_block_daemons_through_an_absolute_sbin_link_to_a_canary(
 def test_block_daemons_through_an_absolute_sbin_link_never_touches_the_host(
     dpkg: ModuleType, make_ctx: MakeContext
 ) -> None:
-    from dibpy.rootfs import in_root
+    from dibpy.tree.paths import in_root
 
     host_before = (sha256(HOST_SSD), HOST_SSD.stat().st_mode, HOST_SSD.stat().st_ino)
     ctx = make_ctx()

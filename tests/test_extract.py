@@ -1,4 +1,4 @@
-"""Tests of dibpy.extract on real archives, extracted for real with tar and unsquashfs."""
+"""Tests of dibpy.tree.extract on real archives, extracted for real with tar and unsquashfs."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from dibpy import mounts
 from dibpy.errors import BuildError, CommandError
-from dibpy.extract import (
+from dibpy.host import mounts
+from dibpy.host.run import Runner
+from dibpy.tree.extract import (
     ArchiveFormat,
     CorruptArchiveError,
     Member,
@@ -33,7 +34,6 @@ from dibpy.extract import (
     parse_squashfs_listing,
     parse_tar_listing,
 )
-from dibpy.run import Runner
 
 requires_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="extracting owners, setuid bits and device nodes needs root"

@@ -36,7 +36,7 @@ from conftest import (
     processes_under,
 )
 
-from dibpy import outputs
+from dibpy.outputs import formats as outputs
 
 pytestmark = [
     pytest.mark.root,

@@ -31,7 +31,7 @@ from test_faults import (
     write_faulty,
 )
 
-from dibpy.config import BuildConfig
+from dibpy.config.model import BuildConfig
 from dibpy.errors import SettingsError
 
 needs_busybox = pytest.mark.skipif(

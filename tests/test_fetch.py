@@ -1,4 +1,4 @@
-"""dibpy.fetch against real HTTP servers on 127.0.0.1 (no mocks of httpx)."""
+"""dibpy.host.fetch against real HTTP servers on 127.0.0.1 (no mocks of httpx)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from werkzeug import Request, Response
 
 import dibpy.redact
 from dibpy.errors import BuildError
-from dibpy.fetch import (
+from dibpy.host.fetch import (
     ChecksumMismatchError,
     Fetcher,
     FetchError,
@@ -70,7 +70,7 @@ def sums_for(name: str, data: bytes) -> bytes:
 def test_first_fetch_downloads_and_stamps_last_modified(
     httpserver: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "dibpy.fetch")
+    caplog.set_level(logging.INFO, "dibpy.host.fetch")
     upstream = Upstream(IMAGE)
     url = serve(httpserver, "/img", upstream)
     dest = tmp_path / "cache" / "sub" / "img"  # the directory does not exist yet
@@ -88,7 +88,7 @@ def test_first_fetch_downloads_and_stamps_last_modified(
 def test_second_fetch_is_conditional_and_keeps_the_cache(
     httpserver: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "dibpy.fetch")
+    caplog.set_level(logging.INFO, "dibpy.host.fetch")
     upstream = Upstream(IMAGE)
     url = serve(httpserver, "/img", upstream)
     dest = tmp_path / "img"
@@ -108,7 +108,7 @@ def test_second_fetch_is_conditional_and_keeps_the_cache(
 def test_changed_upstream_replaces_the_cache(
     httpserver: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "dibpy.fetch")
+    caplog.set_level(logging.INFO, "dibpy.host.fetch")
     upstream = Upstream(b"old release")
     url = serve(httpserver, "/img", upstream)
     dest = tmp_path / "img"
@@ -144,7 +144,7 @@ def test_empty_200_on_a_conditional_request_keeps_the_cache(
 def test_force_asks_caches_to_revalidate(
     httpserver: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "dibpy.fetch")
+    caplog.set_level(logging.INFO, "dibpy.host.fetch")
     upstream = Upstream(b"fresh")
     url = serve(httpserver, "/img", upstream)
     dest = tmp_path / "img"
@@ -317,7 +317,7 @@ def test_unsupported_scheme_is_refused(tmp_path: Path) -> None:
 def test_offline_with_cache_makes_no_request(
     httpserver: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "dibpy.fetch")
+    caplog.set_level(logging.INFO, "dibpy.host.fetch")
     url = serve(httpserver, "/img", Upstream(b"new"))
     dest = tmp_path / "img"
     dest.write_bytes(b"cached")
@@ -541,7 +541,7 @@ def test_fetch_verified_unlisted_file_is_an_error(httpserver: HTTPServer, tmp_pa
 def test_fetch_verified_offline_uses_the_cache_unverified(
     httpserver: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "dibpy.fetch")
+    caplog.set_level(logging.INFO, "dibpy.host.fetch")
     dest = tmp_path / "noble.img"
     dest.write_bytes(b"whatever was cached")
     fetcher = Fetcher(offline=True)
@@ -565,7 +565,7 @@ def test_cache_lock_timeout_names_the_lock_file(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys, pathlib\n"
-            "from dibpy.fetch import cache_lock\n"
+            "from dibpy.host.fetch import cache_lock\n"
             "with cache_lock(pathlib.Path(sys.argv[1])):\n"
             "    print('held', flush=True)\n"
             "    sys.stdin.read()\n",
@@ -595,7 +595,7 @@ def test_cache_lock_timeout_names_the_lock_file(tmp_path: Path) -> None:
 FETCH_UNDER_LOCK = textwrap.dedent(
     """
     import sys, pathlib
-    from dibpy.fetch import Fetcher, cache_lock
+    from dibpy.host.fetch import Fetcher, cache_lock
     url, dest = sys.argv[1], pathlib.Path(sys.argv[2])
     print("ready", flush=True)
     sys.stdin.readline()

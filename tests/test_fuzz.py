@@ -25,10 +25,15 @@ from dibpy.blockdev import defaults
 from dibpy.blockdev.config import parse_block_device_config
 from dibpy.blockdev.layout import fstab_text, plan_disk
 from dibpy.blockdev.sizes import parse_partition_size, parse_size
+from dibpy.building.packages import map_names, parse_packages, squash
 from dibpy.errors import CommandError, DibError, InputError
-from dibpy.extract import ArchiveError, ArchiveFormat, extract_root_image, list_tar_members
-from dibpy.packages import map_names, parse_packages, squash
-from dibpy.run import Runner
+from dibpy.host.run import Runner
+from dibpy.tree.extract import (
+    ArchiveError,
+    ArchiveFormat,
+    extract_root_image,
+    list_tar_members,
+)
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -37,7 +37,7 @@ from dibpy.bootloader.grub import (
     patch_boot_img,
     patch_core_img,
 )
-from dibpy.run import Runner
+from dibpy.host.run import Runner
 
 ROOT_UUID = "0d5c7c0e-7a6b-4a3c-9f3e-1a2b3c4d5e6f"
 BOOT_UUID = "6b1e4a55-3f0e-4c3a-8d1e-2f7f0c9a1b2c"

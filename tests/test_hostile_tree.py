@@ -25,16 +25,16 @@ import pytest
 from conftest import ContextFactory, clean_env, make_element, run_dibpy
 from root_helpers import force_unmount, kill_rooted_in, mounts_under, needs_root
 
-from dibpy import tree as driver
 from dibpy.blockdev.model import DiskLayout, Filesystem, MiB, Partition
 from dibpy.bootloader import install_efi, prepare_bootloader, write_default_grub
 from dibpy.bootloader.grub import write_grub_cfg
-from dibpy.chroot import Chroot
-from dibpy.context import BuildContext
+from dibpy.building.context import BuildContext
 from dibpy.elements import ElementIndex
 from dibpy.errors import BuildError
-from dibpy.rootfs import check_inside, in_root, make_dir
-from dibpy.run import Runner
+from dibpy.host.chroot import Chroot
+from dibpy.host.run import Runner
+from dibpy.tree import tidy as driver
+from dibpy.tree.paths import check_inside, in_root, make_dir
 
 TEST_ELEMENTS = Path(__file__).parent / "elements"
 HOST_GRUB = Path("/usr/lib/grub")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import build_dirs, clean_env, mount_lines, run_dibpy
 
-from dibpy import qemu
-from dibpy.qemu import Exchange
+from dibpy.frontends import qemu
+from dibpy.frontends.qemu import Exchange
 
 pytest.importorskip("diskimage_builder")
 pytestmark = [pytest.mark.slow, pytest.mark.root]

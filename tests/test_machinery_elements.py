@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from conftest import ContextFactory
 
-from dibpy.context import BuildContext
+from dibpy.building.context import BuildContext
+from dibpy.building.install_types import install_type_of, link_selected, selected_install_dirs
 from dibpy.elements import ElementIndex
 from dibpy.errors import BuildError, SettingsError
-from dibpy.install_types import install_type_of, link_selected, selected_install_dirs
-from dibpy.treecopy import CVS_IGNORE, copy_into_root, cvs_excluded
+from dibpy.tree.copying import CVS_IGNORE, copy_into_root, cvs_excluded
 
 MakeContext = Callable[..., BuildContext]
 

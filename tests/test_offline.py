@@ -28,8 +28,8 @@ from conftest import (
 from fetch_helpers import RawServer, closed_port, send_full
 
 import dibpy
-from dibpy.netns import OfflineNetwork
-from dibpy.run import Runner
+from dibpy.host.netns import OfflineNetwork
+from dibpy.host.run import Runner
 
 pytestmark = [
     pytest.mark.root,

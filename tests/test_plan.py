@@ -10,8 +10,8 @@ from conftest import make_element
 
 import dibpy
 from dibpy.elements import ElementIndex, resolve
-from dibpy.phases import PHASES, Phase
-from dibpy.plan import Plan
+from dibpy.elements.phases import PHASES, Phase
+from dibpy.planning.plan import Plan
 
 PHASE_NAMES = [
     "root",

@@ -29,16 +29,16 @@ from conftest import REPO, clean_env, run_dibpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dibpy import cli
-from dibpy.context import BuildContext
+from dibpy.building.context import BuildContext
 from dibpy.elements.folder import load_legacy_element
 from dibpy.elements.loader import load_file_element
 from dibpy.elements.model import Origin
+from dibpy.elements.phases import Phase
 from dibpy.errors import HookDefinitionError, InputError
+from dibpy.frontends import cli
 from dibpy.legacy.kept import KeptScriptMissing, run_kept_script
-from dibpy.phases import Phase
 from dibpy.port import NotPlain, parse_environment, port, read_element
-from dibpy.treediff import Allowance, compare, read_tree
+from dibpy.tree.diff import Allowance, compare, read_tree
 
 EXAMPLE = REPO / "examples" / "legacy-element"
 TEST_ELEMENTS = REPO / "tests" / "elements"

@@ -22,11 +22,12 @@ from conftest import EXAMPLES, IS_ROOT, clean_env, make_element, run_dibpy
 from rich.console import Console
 
 import dibpy
-from dibpy import events, log, progress
+from dibpy import events
 from dibpy.errors import CommandError, HookError, SettingsError
-from dibpy.manifest import settings_used
+from dibpy.frontends import log, progress
+from dibpy.host.run import Runner
+from dibpy.outputs.manifest import settings_used
 from dibpy.redact import RedactFilter, redact_url
-from dibpy.run import Runner
 
 SECRET = "s3cret"
 MIRROR = f"http://user:{SECRET}@127.0.0.1:9/debian"
@@ -164,7 +165,9 @@ def test_dib_errors_never_show_a_password() -> None:
 def log_everything(tmp_path: Path) -> None:
     """A command with the URL, a line another module logs itself, and a traceback."""
     Runner().run(apt_like(tmp_path / "got"))
-    logging.getLogger("dibpy.qemu").info("$ %s", f"qemu-system-x86_64 -kernel {MIRROR}/vmlinuz")
+    logging.getLogger("dibpy.frontends.qemu").info(
+        "$ %s", f"qemu-system-x86_64 -kernel {MIRROR}/vmlinuz"
+    )
     try:
         raise ValueError(f"bad mirror {MIRROR}")
     except ValueError:
@@ -212,7 +215,7 @@ def test_events_are_redacted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -
     # Events made by anyone carry redacted text.
     assert events.DownloadProgress(f"{MIRROR}/a.deb", 1, 2).url == f"{SHOWN}/a.deb"
     assert events.LogLine(20, "x", f"at {MIRROR}").message == f"at {SHOWN}"
-    with caplog.at_level(logging.INFO, "dibpy.progress"):
+    with caplog.at_level(logging.INFO, "dibpy.frontends.progress"):
         plain = progress.PlainView()
         plain.on_event(events.DownloadProgress(f"{MIRROR}/a.deb", 4, 4))
     assert caplog.messages[-1] == f"Downloading {SHOWN}/a.deb: 100% of 4 B"
@@ -372,7 +375,7 @@ def test_a_failing_cli_build_shows_and_logs_no_password(
         assert f"Using the mirror {SHOWN}" in text
         assert f"Get:1 {SHOWN} bookworm InRelease" in text
         assert f"E: Failed to fetch {SHOWN}/dists" in text
-    command = re.search(r"INFO dibpy\.run \| \$ \S+ -c import pathlib.*?\n\d{4}-", written, re.S)
+    command = re.search(r"INFO dibpy\.host\.run \| \$ \S+ -c import pathlib.*?\n\d{4}-", written, re.S)
     assert command is not None and f" {SHOWN} {tmp_path / 'got'} 100\n" in command[0]
     assert "dibpy: error: The root phase failed in hook 'probe'" in done.stderr
 

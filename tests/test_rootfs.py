@@ -1,4 +1,4 @@
-"""dibpy.rootfs: paths in the target tree resolve as a chroot resolves them, never on the host."""
+"""dibpy.tree.paths: paths in the tree resolve as a chroot resolves them, never on the host."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dibpy.errors import BuildError
-from dibpy.rootfs import MAX_SYMLINKS, in_root, remove_file, write_file
+from dibpy.tree.paths import MAX_SYMLINKS, in_root, remove_file, write_file
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dibpy.run import Runner
+from dibpy.host.run import Runner
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from dibpy.config import BuildConfig, normalise_arch
+from dibpy.config.model import BuildConfig, normalise_arch
+from dibpy.config.settings import ElementSettings, parse_bool, read_settings, setting
+from dibpy.elements.phases import Phase
 from dibpy.errors import InputError, SettingsError
-from dibpy.phases import Phase
-from dibpy.settings import ElementSettings, parse_bool, read_settings, setting
 
 
 class Model(ElementSettings):

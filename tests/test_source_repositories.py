@@ -22,10 +22,10 @@ from conftest import ContextFactory
 from fetch_helpers import Upstream
 from pytest_httpserver import HTTPServer
 
-from dibpy.context import BuildContext
+from dibpy.building.context import BuildContext
 from dibpy.elements import ElementIndex
-from dibpy.extract import UnsafeArchiveError
 from dibpy.legacy.script import install_driver
+from dibpy.tree.extract import UnsafeArchiveError
 
 GIT_ENV = {
     "PATH": os.environ["PATH"],

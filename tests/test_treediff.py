@@ -1,4 +1,4 @@
-"""dibpy.treediff, the comparison engine of `dibpy diff`: on real directories and on the tar
+"""dibpy.tree.diff, the comparison engine of `dibpy diff`: on real directories and on the tar
 archives `tar` makes of them (as `dibpy build -t tar` does)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dibpy.errors import InputError
-from dibpy.treediff import Allowance, compare, read_tree
+from dibpy.tree.diff import Allowance, compare, read_tree
 
 IS_ROOT = os.geteuid() == 0
 

@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 from conftest import build_dirs, clean_env, mount_lines, run_dibpy
 
-from dibpy import qemu
-from dibpy.config import host_arch
-from dibpy.qemu import Exchange
+from dibpy.config.model import host_arch
+from dibpy.frontends import qemu
+from dibpy.frontends.qemu import Exchange
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 

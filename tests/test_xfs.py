@@ -14,7 +14,7 @@ import pytest
 from dibpy.blockdev.disk import DiskError, assemble_disk
 from dibpy.blockdev.model import DiskLayout, Filesystem, MiB, Partition
 from dibpy.blockdev.xfs import ProtofileError, protofile
-from dibpy.run import Runner
+from dibpy.host.run import Runner
 
 pytestmark = pytest.mark.skipif(shutil.which("mkfs.xfs") is None, reason="needs xfsprogs")
 

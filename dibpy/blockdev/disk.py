@@ -48,7 +48,7 @@ from pathlib import Path, PurePosixPath
 from dibpy.blockdev.model import SECTOR, DiskLayout, Filesystem, Partition
 from dibpy.blockdev.xfs import make_xfs
 from dibpy.errors import BuildError, CommandError
-from dibpy.run import Runner
+from dibpy.host.run import Runner
 
 log = logging.getLogger("dibpy.blockdev.disk")
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dibpy.errors import BuildError
-from dibpy.run import Runner
+from dibpy.host.run import Runner
 
 log = logging.getLogger("dibpy.blockdev.xfs")
 

@@ -39,7 +39,7 @@ from dibpy.bootloader.grub import (
     write_grub_cfg,
 )
 from dibpy.errors import BuildError
-from dibpy.run import Runner
+from dibpy.host.run import Runner
 
 __all__ = [
     "BiosBoot",

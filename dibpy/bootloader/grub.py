@@ -45,12 +45,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dibpy import rootfs
 from dibpy.blockdev.disk import BIOS_BOOT_GUID, ESP_GUID, gpt_type_guid
 from dibpy.blockdev.model import SECTOR, DiskLayout, Filesystem, Partition
 from dibpy.errors import BuildError
-from dibpy.run import Runner
-from dibpy.treecopy import install_file
+from dibpy.host.run import Runner
+from dibpy.tree import paths as rootfs
+from dibpy.tree.copying import install_file
 
 log = logging.getLogger("dibpy.bootloader.grub")
 

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
+from dibpy.elements.hooks import MARK, HookMark
 from dibpy.elements.model import Element, Hook, Origin
 from dibpy.errors import DibError, ElementLoadError
-from dibpy.hooks import MARK, HookMark
 
 _load_count = itertools.count()
 

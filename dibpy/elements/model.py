@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from dibpy.hooks import HookFunction
-from dibpy.phases import Phase
+from dibpy.elements.hooks import HookFunction
+from dibpy.elements.phases import Phase
 
 
 @dataclass(frozen=True)

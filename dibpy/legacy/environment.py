@@ -19,8 +19,8 @@ from pathlib import Path
 
 from dibpy.elements.model import Element
 from dibpy.errors import CommandError, InputError
+from dibpy.host.run import Runner
 from dibpy.legacy.script import DRIVER, install_driver, parse_printed_environment
-from dibpy.run import Runner
 
 # Variables bash itself sets, which say nothing about the build.
 SHELL_VARIABLES = frozenset({"SHLVL", "_", "PWD", "OLDPWD", "TMPDIR"})

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 import yaml
 
-from dibpy import mounts
-from dibpy.chroot import CHROOT_ENV
+from dibpy.elements.phases import Phase
 from dibpy.errors import BuildError, CommandError
-from dibpy.phases import Phase
-from dibpy.rootfs import in_root
+from dibpy.host import mounts
+from dibpy.host.chroot import CHROOT_ENV
+from dibpy.tree.paths import in_root
 
 if TYPE_CHECKING:
-    from dibpy.context import BuildContext
+    from dibpy.building.context import BuildContext
 
 log = logging.getLogger("dibpy.legacy")
 

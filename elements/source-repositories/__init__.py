@@ -60,7 +60,7 @@ from __future__ import annotations
 import logging
 
 from dibpy import BuildContext, ElementSettings, Phase, extra_data_hook, setting
-from dibpy.fetch import cache_lock
+from dibpy.host.fetch import cache_lock
 
 from .fetching import CACHE_AREA, Fetcher, cache_name, rebase_git_location
 from .repositories import (

@@ -16,9 +16,9 @@ from pathlib import Path, PurePosixPath
 
 from dibpy import BuildContext
 from dibpy.errors import CommandError
-from dibpy.extract import ArchiveFormat, detect_format, extract_root_image
-from dibpy.rootfs import in_root, write_file
-from dibpy.treecopy import copy_into_root, install_file, make_dirs
+from dibpy.tree.copying import copy_into_root, install_file, make_dirs
+from dibpy.tree.extract import ArchiveFormat, detect_format, extract_root_image
+from dibpy.tree.paths import in_root, write_file
 
 from .repositories import Repository, SourceRepositoryError
 

@@ -5,7 +5,7 @@ that the `ubuntu` element must rewrite them to DIB_DISTRIBUTION_MIRROR; the secu
 stanza names Debian's security archive, since the tree carries its updates."""
 
 from dibpy import BuildContext, ElementSettings, finalise_hook, setting
-from dibpy.rootfs import in_root, write_file
+from dibpy.tree.paths import in_root, write_file
 
 
 class PoserSettings(ElementSettings):

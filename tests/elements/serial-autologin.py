@@ -2,7 +2,7 @@
 test can type commands into the booted image. Never for real images."""
 
 from dibpy import BuildContext, post_install_hook
-from dibpy.rootfs import write_file
+from dibpy.tree.paths import write_file
 
 # Debian 12's serial-getty@.service ExecStart with --autologin root added.
 AUTOLOGIN = """[Service]

@@ -4,7 +4,7 @@ lists install on a Debian tree. Added to the image's sources before `apt-get upd
 
 from dibpy import BuildContext, ElementSettings, pre_install_hook, setting
 from dibpy.errors import SettingsError
-from dibpy.rootfs import write_file
+from dibpy.tree.paths import write_file
 
 
 class StandInSettings(ElementSettings):

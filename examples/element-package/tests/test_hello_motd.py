@@ -13,8 +13,8 @@ from dibpy_hello import hello_motd
 
 import dibpy
 from dibpy.elements import ElementIndex
-from dibpy.rootfs import in_root
 from dibpy.testing import make_context
+from dibpy.tree.paths import in_root
 
 EXAMPLE_ELEMENTS = Path(__file__).resolve().parents[2] / "elements"  # tiny-busybox
 

@@ -1,0 +1,3 @@
+"""The host machinery a build runs on: one runner for programs (``run``), mounts, the chroot,
+namespaces, the build directory (``workspace``), downloads (``fetch``) and the host tools a
+build needs (``tools``)."""

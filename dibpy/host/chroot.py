@@ -1,0 +1,164 @@
+"""Running commands inside the target tree, with /proc, /sys and /dev mounted meanwhile."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from dibpy.host import mounts
+from dibpy.host.netns import OfflineNetwork
+from dibpy.host.run import Result, Runner
+from dibpy.tree.paths import make_dir
+
+log = logging.getLogger("dibpy.host.chroot")
+
+# What DIB gives a chroot: a fixed PATH, HOME=/root, no TMPDIR or VIRTUAL_ENV of the host.
+CHROOT_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "DEBIAN_FRONTEND": "noninteractive",
+}
+PASSED_THROUGH = (
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "TERM",
+)
+
+
+class Chroot:
+    """Commands in ``root``. The API file systems are mounted for one ``session`` at a time.
+
+    ``run`` opens a session just for its command unless one is open already, so a hook that
+    runs many commands can hold one session: ``with ctx.chroot.session(): ...``.
+    """
+
+    def __init__(
+        self, root: Path, runner: Runner, host_env: Mapping[str, str], *, offline: bool = False
+    ) -> None:
+        self.root = root
+        self.runner = runner
+        self.env = dict(CHROOT_ENV)
+        self.env.update({k: host_env[k] for k in PASSED_THROUGH if host_env.get(k)})
+        self._depth = 0
+        # Offline: commands run in a network namespace with only loopback (see dibpy.host.netns).
+        self.network = OfflineNetwork() if offline else None
+        if self.network is not None:
+            weakref.finalize(self, self.network.close)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: str | None = None,
+        capture: bool = False,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> Result:
+        """Run ``argv`` in the tree (``chroot ROOT argv``) with the chroot's environment;
+        offline, in a network namespace where only loopback is up."""
+        if self.network is not None:
+            self.network.open()
+        with self.session():
+            return self.runner.run(
+                ["chroot", self.root, *argv],
+                env={**self.env, **(env or {})},
+                input=input,
+                capture=capture,
+                check=check,
+                preexec=self.network.enter if self.network is not None else None,
+            )
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Mount proc, sys, dev and dev/pts in the tree, where the chroot sees them (their
+        paths resolved inside the tree); on the way out, kill what is left running in the
+        tree and unmount them (innermost first)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        with ExitStack() as stack:
+            for source, target, fstype, options, bind in (
+                ("proc", "proc", "proc", (), False),
+                ("sysfs", "sys", "sysfs", ("ro",), False),
+                ("/dev", "dev", None, (), True),
+                ("/dev/pts", "dev/pts", None, (), True),
+            ):
+                # The directory the chroot sees as /proc (/sys, ...): a symlink on the way
+                # is followed inside the tree, never on the host.
+                where = make_dir(self.root, target)
+                mounts.mount(self.runner, source, where, fstype=fstype, options=options, bind=bind)
+                stack.callback(mounts.unmount, self.runner, where)
+            stack.callback(self.kill_leftovers)  # runs first: nothing may hold the mounts
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+
+    def kill_leftovers(self) -> list[int]:
+        """Kill every process whose root is this tree (a daemon a package started, say)."""
+        return kill_processes_in(self.root)
+
+
+def kill_processes_in(root: Path) -> list[int]:
+    """Kill every process whose root directory is ``root`` or below it, saying which: SIGTERM,
+    then SIGKILL for those still running after 5 seconds. Returns the pids SIGKILLed."""
+    victims = processes_rooted_in(root)
+    for pid, name in victims:
+        log.warning("Killing process %d (%s) left running in the chroot %s", pid, name, root)
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while victims and time.monotonic() < deadline:
+        victims = [(p, n) for p, n in victims if _alive(p)]
+        time.sleep(0.05)
+    for pid, _ in victims:
+        _signal(pid, signal.SIGKILL)
+    return [pid for pid, _ in victims]
+
+
+def processes_rooted_in(root: Path) -> list[tuple[int, str]]:
+    """(pid, command name) of processes whose root directory is ``root`` or below it."""
+    root = root.resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            proc_root = Path(os.readlink(entry / "root"))
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if proc_root == root or root in proc_root.parents:
+            found.append((int(entry.name), name))
+    return found
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie has finished; only its parent's wait() is left)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
