@@ -6,12 +6,15 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from dibpy.building.build import Build, BuildResult
 from dibpy.config.model import BuildConfig, host_arch, normalise_arch
 from dibpy.elements import ElementIndex, resolve, with_defaults
-from dibpy.events import EventCallback
 from dibpy.planning.plan import Plan
+
+if TYPE_CHECKING:
+    from dibpy.building.build import BuildResult
+    from dibpy.events import EventCallback
 
 
 def plan(
@@ -69,6 +72,8 @@ def build(
     before anything is built, and a ``BuildError`` (HookError with ``phase``, ``element``
     and ``hook``, CommandError, BuildInterrupted...) when the build fails.
     """
+    from dibpy.building.build import Build  # the build machinery, loaded only to build
+
     environ = dict(os.environ if env is None else env)
     config = BuildConfig.from_environment(
         environ,

@@ -12,10 +12,8 @@ from dibpy import (
     root_hook,
     setting,
 )
-from dibpy.building.packages import map_names
-from dibpy.config.settings import parse_bool
+from dibpy.author import in_root, map_names, parse_bool, write_file
 from dibpy.host.mounts import is_mounted
-from dibpy.tree.paths import in_root, write_file
 
 DEPENDS = ["dib-init-system", "install-types", "pkg-map"]
 ENVIRONMENT = {"DIB_AVOID_PACKAGES_UPDATE": "0", "DIB_SKIP_BASE_PACKAGE_INSTALL": "0"}

@@ -1,8 +1,7 @@
 """Restricts cloud-init to the datasources in DIB_CLOUD_INIT_DATASOURCES."""
 
-from dibpy import BuildContext, ElementSettings, install_hook, setting
-from dibpy.errors import SettingsError
-from dibpy.tree.paths import in_root, write_file
+from dibpy import BuildContext, ElementSettings, SettingsError, install_hook, setting
+from dibpy.author import in_root, write_file
 
 CFG_DIR = "etc/cloud/cloud.cfg.d"
 

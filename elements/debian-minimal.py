@@ -1,11 +1,8 @@
 """Debian built from scratch with debootstrap, with apt sources from DIB_APT_SOURCES_CONF or
 the release's default, updates and security suites."""
 
-from dibpy import BuildContext, ElementSettings, root_hook, setting
-from dibpy.building import apt
-from dibpy.config.distro import AptDistroSettings
-from dibpy.errors import SettingsError
-from dibpy.tree.paths import write_file
+from dibpy import BuildContext, ElementSettings, SettingsError, apt, root_hook, setting
+from dibpy.author import AptDistroSettings, write_file
 
 DEPENDS = ["debootstrap", "pkg-map"]
 PROVIDES = ["operating-system"]

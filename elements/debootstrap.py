@@ -14,13 +14,17 @@ import shlex
 import shutil
 from pathlib import Path
 
-from dibpy import BuildContext, ElementSettings, cleanup_hook, install_hook, root_hook, setting
-from dibpy.config.distro import AptDistroSettings
-from dibpy.config.settings import parse_bool
-from dibpy.errors import InputError
+from dibpy import (
+    BuildContext,
+    ElementSettings,
+    InputError,
+    cleanup_hook,
+    install_hook,
+    root_hook,
+    setting,
+)
+from dibpy.author import AptDistroSettings, extract_root_image, in_root, parse_bool, write_file
 from dibpy.host.fetch import cache_lock
-from dibpy.tree.extract import extract_root_image
-from dibpy.tree.paths import in_root, write_file
 
 DEPENDS = ["dpkg", "modprobe", "pkg-map", "sysprep"]
 ENVIRONMENT = {

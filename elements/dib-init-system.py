@@ -30,8 +30,7 @@ from dibpy import (
     pre_install_hook,
     setting,
 )
-from dibpy.tree.copying import copy_into_root
-from dibpy.tree.paths import write_file
+from dibpy.author import copy_into_root, write_file
 
 log = logging.getLogger("dibpy.elements.dib-init-system")
 

@@ -1,7 +1,7 @@
 """Builds and installs DKMS kernel modules for every kernel in the image."""
 
 from dibpy import BuildContext, post_install_hook
-from dibpy.tree.paths import in_root
+from dibpy.author import in_root
 
 DEPENDS = ["package-installs"]
 PACKAGES = {"dkms": None}

@@ -23,9 +23,7 @@ from dibpy import (
     root_hook,
     setting,
 )
-from dibpy.config.settings import parse_bool
-from dibpy.tree.copying import install_file
-from dibpy.tree.paths import in_root, remove_file, write_file
+from dibpy.author import in_root, install_file, parse_bool, remove_file, write_file
 
 DEPENDS = ["install-bin", "manifests", "package-installs"]
 

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from dibpy import BuildContext, BuildError, pre_install_hook
-from dibpy.tree.copying import install_file
+from dibpy.author import install_file
 
 log = logging.getLogger("dibpy.elements.install-bin")
 

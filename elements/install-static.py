@@ -27,7 +27,7 @@ from the host and needs no rsync in the image, so none is installed.
 import logging
 
 from dibpy import BuildContext, install_hook
-from dibpy.tree.copying import copy_into_root
+from dibpy.author import copy_into_root
 
 log = logging.getLogger("dibpy.elements.install-static")
 

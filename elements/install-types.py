@@ -10,7 +10,7 @@ links are made as DIB's `extra-data.d/99-enable-install-types` makes them, by
 """
 
 from dibpy import BuildContext, ElementSettings, Phase, extra_data_hook, setting
-from dibpy.building.install_types import link_selected
+from dibpy.author import link_selected
 
 ENVIRONMENT = {"DIB_DEFAULT_INSTALLTYPE": "source"}
 

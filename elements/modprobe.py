@@ -1,7 +1,7 @@
 """Kernel module blacklists: DIB_MODPROBE_BLACKLIST, one `blacklist` line per module."""
 
 from dibpy import BuildContext, ElementSettings, install_hook, setting
-from dibpy.tree.paths import in_root
+from dibpy.author import in_root
 
 
 class ModprobeSettings(ElementSettings):

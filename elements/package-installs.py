@@ -14,7 +14,7 @@ from dibpy import (
     post_install_hook,
     pre_install_hook,
 )
-from dibpy.building.packages import PhasePackages, map_names, squash
+from dibpy.author import PhasePackages, map_names, squash
 
 DEPENDS = ["install-bin", "pkg-map"]
 

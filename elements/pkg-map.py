@@ -9,7 +9,7 @@ the image's /usr/share/pkg-map; dibpy does not.
 """
 
 from dibpy import BuildContext, extra_data_hook
-from dibpy.legacy.maps import write_pkg_maps
+from dibpy.author import write_pkg_maps
 
 
 @extra_data_hook(order=10)

@@ -13,8 +13,7 @@ dib-python and installs PyYAML for its Python svc-map; dibpy needs neither.
 import yaml
 
 from dibpy import BuildContext, extra_data_hook
-from dibpy.legacy.maps import merge_svc_maps, write_svc_map
-from dibpy.tree.paths import write_file
+from dibpy.author import merge_svc_maps, write_file, write_svc_map
 
 SERVICES_FILE = "usr/share/svc-map/services"
 

@@ -1,7 +1,7 @@
 """Prepares the image to be a template: clears the machine id and other per-host state."""
 
 from dibpy import BuildContext, finalise_hook
-from dibpy.tree.paths import in_root
+from dibpy.author import in_root
 
 
 @finalise_hook(order=99)

@@ -1,9 +1,8 @@
 """What both Ubuntu flavours share: distro name, release, init system, IPv6 privacy
 addresses off, apt autoremove."""
 
-from dibpy import BuildContext, install_hook, post_install_hook
-from dibpy.building import apt
-from dibpy.tree.paths import write_file
+from dibpy import BuildContext, apt, install_hook, post_install_hook
+from dibpy.author import write_file
 
 DEPENDS = ["sysprep"]
 ENVIRONMENT = {

@@ -3,10 +3,8 @@
 Root hook 75 writes etc/apt/sources.list for the release and its pockets
 (DIB_UBUNTU_MIRROR_DISTS, default updates,security,backports)."""
 
-from dibpy import BuildContext, ElementSettings, root_hook, setting
-from dibpy.building import apt
-from dibpy.config.distro import AptDistroSettings
-from dibpy.tree.paths import write_file
+from dibpy import BuildContext, ElementSettings, apt, root_hook, setting
+from dibpy.author import AptDistroSettings, write_file
 
 DEPENDS = ["debootstrap", "package-installs", "ubuntu-common"]
 PROVIDES = ["operating-system"]

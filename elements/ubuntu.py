@@ -15,9 +15,8 @@ from pathlib import Path
 from pydantic import model_validator
 
 from dibpy import BuildContext, ElementSettings, pre_install_hook, root_hook, setting
+from dibpy.author import extract_root_image, in_root
 from dibpy.host.fetch import cache_lock
-from dibpy.tree.extract import extract_root_image
-from dibpy.tree.paths import in_root
 
 DEPENDS = ["cache-url", "cloud-init-datasources", "dkms", "dpkg", "ubuntu-common"]
 PROVIDES = ["operating-system"]

@@ -13,11 +13,14 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 
+from dibpy.blockdev.config import FALLBACK
 from dibpy.building.context import BuildContext
+from dibpy.elements import ElementIndex
 from dibpy.host.run import Runner
 from dibpy.host.workspace import Workspace
 
@@ -48,6 +51,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("root") is not None:
             item.add_marker(skip)
+
+
+def builtin_element(name: str) -> ModuleType:
+    """A built-in element's module (a package element's submodules are its attributes)."""
+    return ElementIndex.discover([]).get(name).module
+
+
+def block_device_defaults() -> SimpleNamespace:
+    """The default layouts: the block-device-* elements' own (DIB's block-device-default.yaml)
+    as ``MBR``, ``GPT`` and ``EFI``, and disk-image-create's ``FALLBACK``."""
+    return SimpleNamespace(
+        **{
+            label.upper(): builtin_element(f"block-device-{label}").BLOCK_DEVICE_CONFIG
+            for label in ("mbr", "gpt", "efi")
+        },
+        FALLBACK=FALLBACK,
+    )
 
 
 def make_element(directory: Path, name: str, text: str = "", *, package: bool = False) -> Path:

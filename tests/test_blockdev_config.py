@@ -1,4 +1,5 @@
-"""dibpy.blockdev.config / defaults / sizes: DIB's block-device YAML, parsed and checked."""
+"""dibpy.blockdev.config and sizes, with the block-device elements' defaults: DIB's block-device
+YAML, parsed and checked."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import block_device_defaults
 
-from dibpy.blockdev import defaults
 from dibpy.blockdev.config import (
+    FALLBACK,
     BlockDeviceConfig,
     BlockDeviceConfigError,
     FstabNode,
@@ -137,11 +139,15 @@ def test_parse_partition_size_rejects(spec: str) -> None:
         parse_partition_size(spec, 1000)
 
 
+# The block-device-* elements' block-device-default.yaml.
+_defaults = block_device_defaults()
+MBR, GPT, EFI = _defaults.MBR, _defaults.GPT, _defaults.EFI
+
 # --------------------------------------------------------------------------- defaults
 
 
 def test_mbr_default_graph() -> None:
-    config = parse(defaults.MBR)
+    config = parse(MBR)
     assert chain(config) == {
         "image0": ("local_loop", None),
         "root": ("partition", "image0"),
@@ -163,7 +169,7 @@ def test_mbr_default_graph() -> None:
 
 
 def test_gpt_default_graph() -> None:
-    config = parse(defaults.GPT)
+    config = parse(GPT)
     assert chain(config) == {
         "image0": ("local_loop", None),
         "BSP": ("partition", "image0"),
@@ -181,7 +187,7 @@ def test_gpt_default_graph() -> None:
 
 
 def test_efi_default_graph() -> None:
-    config = parse(defaults.EFI)
+    config = parse(EFI)
     assert chain(config) == {
         "image0": ("local_loop", None),
         "ESP": ("partition", "image0"),
@@ -214,7 +220,7 @@ def test_efi_default_graph() -> None:
 
 
 def test_fallback_is_a_bare_file_system() -> None:
-    config = parse(defaults.FALLBACK)
+    config = parse(FALLBACK)
     assert chain(config) == {
         "image0": ("local_loop", None),
         "mkfs_root": ("mkfs", "image0"),
@@ -223,14 +229,6 @@ def test_fallback_is_a_bare_file_system() -> None:
     }
     assert config.partitionings == ()
     assert config.root_fstype == "ext4"
-
-
-def test_default_configs_map() -> None:
-    assert defaults.DEFAULT_CONFIGS == {
-        "mbr": defaults.MBR,
-        "gpt": defaults.GPT,
-        "efi": defaults.EFI,
-    }
 
 
 # --------------------------------------------------------------------------- tree and graph
@@ -631,7 +629,7 @@ def test_mkfs_not_named_mkfs_root_gets_no_root_defaults() -> None:
 
 def test_root_defaults_do_not_override_what_mkfs_root_sets() -> None:
     # block-device-gpt fixes ext4: FS_TYPE=xfs is ignored, as in DIB.
-    config = parse(defaults.GPT, RootDefaults(fs_type="xfs", mkfs_options="-K"))
+    config = parse(GPT, RootDefaults(fs_type="xfs", mkfs_options="-K"))
     root = config.mkfs_at("/")
     assert root is not None
     assert root.type == "ext4"
@@ -656,7 +654,7 @@ def test_root_defaults_do_not_override_what_mkfs_root_sets() -> None:
 
 @pytest.mark.parametrize(("fs_type", "label"), [("ext4", "cloudimg-rootfs"), ("xfs", "img-rootfs")])
 def test_root_label_default_depends_on_type(fs_type: str, label: str) -> None:
-    config = parse(defaults.MBR, RootDefaults(fs_type=fs_type))
+    config = parse(MBR, RootDefaults(fs_type=fs_type))
     assert config.root_fstype == fs_type
     assert config.root_label == label
 
@@ -695,8 +693,8 @@ def test_mkfs_defaults_label_uuid_and_vfat_volume_id() -> None:
 
 
 def test_random_uuids_by_default() -> None:
-    first = parse_block_device_config(defaults.EFI)
-    second = parse_block_device_config(defaults.EFI)
+    first = parse_block_device_config(EFI)
+    second = parse_block_device_config(EFI)
     esp = first.mkfs_at("/boot/efi")
     root = first.mkfs_at("/")
     assert esp is not None and root is not None and esp.uuid and root.uuid
@@ -712,14 +710,14 @@ def test_random_uuids_by_default() -> None:
     ("given", "expected"), [("1a2b-3c4d", "1A2B-3C4D"), ("1A2B3C4D", "1A2B-3C4D")]
 )
 def test_vfat_uuid_given(given: str, expected: str) -> None:
-    text = defaults.EFI.replace("type: vfat", f"type: vfat\n          uuid: {given}")
+    text = EFI.replace("type: vfat", f"type: vfat\n          uuid: {given}")
     esp = parse(text).mkfs_at("/boot/efi")
     assert esp is not None
     assert esp.uuid == expected
 
 
 def test_uuid_is_normalised() -> None:
-    text = defaults.GPT.replace(
+    text = GPT.replace(
         "type: ext4", "type: ext4\n          uuid: B733F302-0336-49C0-85F2-38CA109E8BDB"
     )
     root = parse(text).mkfs_at("/")
@@ -753,7 +751,7 @@ def test_fstab_defaults() -> None:
 
 
 def test_node_types_and_lookup() -> None:
-    config = parse(defaults.EFI)
+    config = parse(EFI)
     assert [type(n) for n in config.nodes[:2]] == [LocalLoopNode, PartitioningNode]
     assert isinstance(config.node("mkfs_root"), MkfsNode)
     assert isinstance(config.node("mount_mkfs_root"), MountNode)
@@ -782,20 +780,20 @@ def test_unknown_key_is_named_with_its_node() -> None:
 
 
 def test_unknown_key_in_a_partition() -> None:
-    message = error_of(defaults.MBR.replace("size: 100%", "sise: 100%"))
+    message = error_of(MBR.replace("size: 100%", "sise: 100%"))
     assert "partition 'root' of partitioning node 'partitioning_image0'" in message
     assert "unknown key 'sise'" in message
     assert "did you mean 'size'" in message
 
 
 def test_unknown_key_in_fstab() -> None:
-    message = error_of(defaults.MBR.replace("fsck-passno", "fsck_pass"))
+    message = error_of(MBR.replace("fsck-passno", "fsck_pass"))
     assert "fstab node 'fstab_mount_mkfs_root'" in message
     assert "unknown key 'fsck_pass'" in message
 
 
 def test_misspelt_nested_plugin_is_an_unknown_key() -> None:
-    message = error_of(defaults.MBR.replace("          mount:", "          mnt:"))
+    message = error_of(MBR.replace("          mount:", "          mnt:"))
     assert "mkfs node 'mkfs_root'" in message
     assert "unknown key 'mnt'" in message
 
@@ -875,7 +873,7 @@ def test_duplicate_name() -> None:
 
 def test_two_file_systems_on_one_partition() -> None:
     message = error_of(
-        defaults.MBR
+        MBR
         + """
 - mkfs: {name: other, base: root, type: ext4}
 """
@@ -908,19 +906,19 @@ def test_bad_mount_point(mount_point: str) -> None:
 
 
 def test_no_root_mount() -> None:
-    message = error_of(defaults.MBR.replace("mount_point: /", "mount_point: /srv"))
+    message = error_of(MBR.replace("mount_point: /", "mount_point: /srv"))
     assert "no file system is mounted at /" in message
 
 
 def test_bad_size_string() -> None:
-    message = error_of(defaults.GPT.replace("size: 8MiB", "size: 8XiB"))
+    message = error_of(GPT.replace("size: 8MiB", "size: 8XiB"))
     assert "partition 'BSP'" in message
     assert "'8XiB'" in message
     assert "unknown unit 'XiB'" in message
 
 
 def test_bad_local_loop_size() -> None:
-    message = error_of(defaults.MBR.replace("name: image0", "name: image0\n    size: 50%"))
+    message = error_of(MBR.replace("name: image0", "name: image0\n    size: 50%"))
     assert "local_loop node 'image0'" in message
     assert "percentage" in message
 
@@ -930,7 +928,7 @@ def test_bad_local_loop_size() -> None:
     [("xfs", "abcdefghijklm", 12), ("ext4", "a" * 17, 16), ("vfat", "abcdefghijkl", 11)],
 )
 def test_label_too_long(fstype: str, label: str, limit: int) -> None:
-    text = defaults.GPT.replace("type: ext4", f"type: {fstype}\n          label: {label}")
+    text = GPT.replace("type: ext4", f"type: {fstype}\n          label: {label}")
     message = error_of(text)
     assert "mkfs node 'mkfs_root'" in message
     assert "too long for filesystem" in message
@@ -938,7 +936,7 @@ def test_label_too_long(fstype: str, label: str, limit: int) -> None:
 
 
 def test_default_label_too_long() -> None:
-    text = defaults.EFI.replace("name: ESP", "name: EFI_SYSTEM")  # MKFS_EFI_SYSTEM: 15 > 11
+    text = EFI.replace("name: ESP", "name: EFI_SYSTEM")  # MKFS_EFI_SYSTEM: 15 > 11
     message = error_of(text)
     assert "'MKFS_EFI_SYSTEM' too long for filesystem vfat" in message
 
@@ -975,7 +973,7 @@ def test_lvm_is_not_supported() -> None:
     assert "lvm plugin, which dibpy does not support yet" in error_of(
         "- local_loop: {name: image0}\n- lvm: {name: lvm, pvs: []}\n"
     )
-    nested = error_of(defaults.MBR.replace("        mkfs:", "        lvm: {}\n        mkfs:"))
+    nested = error_of(MBR.replace("        mkfs:", "        lvm: {}\n        mkfs:"))
     assert "lvm plugin" in nested
     assert "partition 'root'" in nested
 
@@ -998,7 +996,7 @@ def test_unknown_top_level_plugin() -> None:
     ],
 )
 def test_bad_gpt_partition(change: tuple[str, str], expected: str) -> None:
-    message = error_of(defaults.GPT.replace(*change))
+    message = error_of(GPT.replace(*change))
     assert expected in message
 
 
@@ -1011,12 +1009,12 @@ def test_bad_gpt_partition(change: tuple[str, str], expected: str) -> None:
     ],
 )
 def test_bad_mbr_partitioning(change: tuple[str, str], expected: str) -> None:
-    assert expected in error_of(defaults.MBR.replace(*change))
+    assert expected in error_of(MBR.replace(*change))
 
 
 def test_more_than_four_primary_mbr_partitions() -> None:
     parts = "".join(f"      - {{name: p{i}, size: 10MiB, flags: [primary]}}\n" for i in range(4))
-    text = defaults.MBR.replace("    partitions:\n", "    partitions:\n" + parts)
+    text = MBR.replace("    partitions:\n", "    partitions:\n" + parts)
     message = error_of(text)
     assert "5 primary partitions; an MBR disk holds 4" in message
 
@@ -1024,23 +1022,21 @@ def test_more_than_four_primary_mbr_partitions() -> None:
 def test_three_primaries_beside_logical_partitions() -> None:
     parts = "".join(f"      - {{name: p{i}, size: 10MiB, flags: [primary]}}\n" for i in range(3))
     parts += "      - {name: logical, size: 10MiB}\n"
-    text = defaults.MBR.replace("    partitions:\n", "    partitions:\n" + parts)
+    text = MBR.replace("    partitions:\n", "    partitions:\n" + parts)
     message = error_of(text)
     assert "4 primary partitions; an MBR disk holds 3 beside the extended partition" in message
 
 
 def test_a_primary_partition_after_a_logical_one() -> None:
-    text = defaults.MBR.replace(
-        "    partitions:\n", "    partitions:\n      - {name: data, size: 10MiB}\n"
-    )
+    text = MBR.replace("    partitions:\n", "    partitions:\n      - {name: data, size: 10MiB}\n")
     message = error_of(text)
     assert "is primary but follows the logical partition 'data'" in message
 
 
 def test_bad_uuids() -> None:
-    ext4 = defaults.GPT.replace("type: ext4", "type: ext4\n          uuid: root-uuid-1234")
+    ext4 = GPT.replace("type: ext4", "type: ext4\n          uuid: root-uuid-1234")
     assert "is not a UUID" in error_of(ext4)
-    vfat = defaults.EFI.replace("type: vfat", "type: vfat\n          uuid: 1234")
+    vfat = EFI.replace("type: vfat", "type: vfat\n          uuid: 1234")
     assert "vfat volume id" in error_of(vfat)
 
 
@@ -1051,16 +1047,16 @@ def test_swap_mount_point_must_be_none() -> None:
 
 def test_unsupported_local_loop_keys() -> None:
     assert "512-byte sectors" in error_of(
-        defaults.MBR.replace("name: image0", "name: image0\n    block_size: 4096")
+        MBR.replace("name: image0", "name: image0\n    block_size: 4096")
     )
     assert "directory is not supported" in error_of(
-        defaults.MBR.replace("name: image0", "name: image0\n    directory: /var/tmp")
+        MBR.replace("name: image0", "name: image0\n    directory: /var/tmp")
     )
 
 
 def test_bad_fstab_values() -> None:
-    assert "fsck-passno" in error_of(defaults.MBR.replace("fsck-passno: 1", "fsck-passno: x"))
-    assert "options" in error_of(defaults.MBR.replace('"defaults"', '"defaults, ro"'))
+    assert "fsck-passno" in error_of(MBR.replace("fsck-passno: 1", "fsck-passno: x"))
+    assert "options" in error_of(MBR.replace('"defaults"', '"defaults, ro"'))
 
 
 # --------------------------------------------------------------------------- config source
@@ -1068,13 +1064,13 @@ def test_bad_fstab_values() -> None:
 
 def test_config_source_file(tmp_path: Path) -> None:
     path = tmp_path / "disk.yaml"
-    path.write_text(defaults.GPT)
-    assert load_block_device_config(f"file://{path}", defaults.MBR) == defaults.GPT
+    path.write_text(GPT)
+    assert load_block_device_config(f"file://{path}", MBR) == GPT
 
 
 def test_config_source_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(BlockDeviceConfigError) as caught:
-        load_block_device_config(f"file://{tmp_path}/missing.yaml", defaults.MBR)
+        load_block_device_config(f"file://{tmp_path}/missing.yaml", MBR)
     assert isinstance(caught.value, InputError)
     assert "missing.yaml" in str(caught.value)
     assert "cannot be read" in str(caught.value)
@@ -1082,14 +1078,14 @@ def test_config_source_unreadable_file(tmp_path: Path) -> None:
 
 def test_config_source_order() -> None:
     literal = "- local_loop: {name: image0}"
-    assert load_block_device_config(literal, defaults.MBR) == literal
-    assert load_block_device_config("", defaults.MBR) == defaults.MBR
-    assert load_block_device_config(None, defaults.EFI) == defaults.EFI
-    assert load_block_device_config(None, None) == defaults.FALLBACK
-    assert load_block_device_config("", "") == defaults.FALLBACK
+    assert load_block_device_config(literal, MBR) == literal
+    assert load_block_device_config("", MBR) == MBR
+    assert load_block_device_config(None, EFI) == EFI
+    assert load_block_device_config(None, None) == FALLBACK
+    assert load_block_device_config("", "") == FALLBACK
 
 
 def test_every_default_is_plain_yaml() -> None:
     # Readable by any YAML tool, e.g. to hand to DIB itself.
-    for text in (*defaults.DEFAULT_CONFIGS.values(), defaults.FALLBACK):
+    for text in (MBR, GPT, EFI, FALLBACK):
         assert isinstance(yaml.safe_load(text), list)

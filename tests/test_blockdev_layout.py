@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import block_device_defaults
 
-from dibpy.blockdev import defaults
 from dibpy.blockdev.config import (
     BlockDeviceConfig,
     BlockDeviceConfigError,
@@ -25,6 +25,8 @@ from dibpy.blockdev.layout import fstab_text, plan_disk
 from dibpy.blockdev.model import DiskLayout, Filesystem, MiB, Partition
 from dibpy.blockdev.sizes import image_size, root_mkfs_options, tree_size
 from dibpy.errors import SettingsError
+
+defaults = block_device_defaults()
 
 GiB = 1024 * MiB
 KiB = 1024

@@ -19,12 +19,18 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import builtin_element
 
 from dibpy.blockdev.disk import assemble_disk
 from dibpy.blockdev.model import DiskLayout, Filesystem, MiB, Partition
-from dibpy.bootloader import GrubOptions, finish_bootloader, prepare_bootloader
 from dibpy.frontends.qemu import BootError, Exchange, boot, clean_console, qemu_command
 from dibpy.host.run import Runner
+
+BOOTLOADER = builtin_element("bootloader")  # GRUB is the bootloader element's own code
+BOOT, GRUB = BOOTLOADER.boot, BOOTLOADER.grub
+GrubOptions = BOOT.GrubOptions
+finish_bootloader = BOOT.finish_bootloader
+prepare_bootloader = BOOT.prepare_bootloader
 
 pytest_plugins = ("kernel_tree",)  # the kernel_tree fixture: tests/kernel_tree.py
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import block_device_defaults
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dibpy.blockdev import defaults
 from dibpy.blockdev.config import parse_block_device_config
 from dibpy.blockdev.layout import fstab_text, plan_disk
 from dibpy.blockdev.sizes import parse_partition_size, parse_size
@@ -34,6 +34,8 @@ from dibpy.tree.extract import (
     extract_root_image,
     list_tar_members,
 )
+
+defaults = block_device_defaults()
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -1,4 +1,4 @@
-"""dibpy.bootloader.grub: grub.cfg, /etc/default/grub, and GRUB's sectors written by hand."""
+"""The bootloader element's GRUB writer: grub.cfg, /etc/default/grub and GRUB's sectors."""
 
 from __future__ import annotations
 
@@ -10,34 +10,34 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import builtin_element
 
 from dibpy.blockdev.disk import assemble_disk
 from dibpy.blockdev.model import SECTOR, DiskLayout, Filesystem, MiB, Partition
-from dibpy.bootloader import (
-    BootloaderError,
-    GrubOptions,
-    Kernel,
-    find_kernels,
-    finish_bootloader,
-    firmware_for,
-    grub_cfg,
-    install_efi,
-    prepare_bios,
-    prepare_bootloader,
-    write_default_grub,
-)
-from dibpy.bootloader.grub import (
-    BLOCKLIST,
-    DRIVE_CHECK,
-    KERNEL_SECTOR,
-    bios_boot_partition,
-    core_img_sector,
-    default_grub_text,
-    grub_prefix,
-    patch_boot_img,
-    patch_core_img,
-)
 from dibpy.host.run import Runner
+
+BOOTLOADER = builtin_element("bootloader")  # GRUB is the bootloader element's own code
+BOOT, GRUB = BOOTLOADER.boot, BOOTLOADER.grub
+BootloaderError = BOOT.BootloaderError
+GrubOptions = BOOT.GrubOptions
+Kernel = BOOT.Kernel
+find_kernels = BOOT.find_kernels
+finish_bootloader = BOOT.finish_bootloader
+firmware_for = BOOT.firmware_for
+grub_cfg = BOOT.grub_cfg
+install_efi = BOOT.install_efi
+prepare_bios = BOOT.prepare_bios
+prepare_bootloader = BOOT.prepare_bootloader
+write_default_grub = BOOT.write_default_grub
+BLOCKLIST = GRUB.BLOCKLIST
+DRIVE_CHECK = GRUB.DRIVE_CHECK
+KERNEL_SECTOR = GRUB.KERNEL_SECTOR
+bios_boot_partition = GRUB.bios_boot_partition
+core_img_sector = GRUB.core_img_sector
+default_grub_text = GRUB.default_grub_text
+grub_prefix = GRUB.grub_prefix
+patch_boot_img = GRUB.patch_boot_img
+patch_core_img = GRUB.patch_core_img
 
 ROOT_UUID = "0d5c7c0e-7a6b-4a3c-9f3e-1a2b3c4d5e6f"
 BOOT_UUID = "6b1e4a55-3f0e-4c3a-8d1e-2f7f0c9a1b2c"

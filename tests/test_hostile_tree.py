@@ -22,12 +22,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import ContextFactory, clean_env, make_element, run_dibpy
+from conftest import ContextFactory, builtin_element, clean_env, make_element, run_dibpy
 from root_helpers import force_unmount, kill_rooted_in, mounts_under, needs_root
 
 from dibpy.blockdev.model import DiskLayout, Filesystem, MiB, Partition
-from dibpy.bootloader import install_efi, prepare_bootloader, write_default_grub
-from dibpy.bootloader.grub import write_grub_cfg
 from dibpy.building.context import BuildContext
 from dibpy.elements import ElementIndex
 from dibpy.errors import BuildError
@@ -35,6 +33,13 @@ from dibpy.host.chroot import Chroot
 from dibpy.host.run import Runner
 from dibpy.tree import tidy as driver
 from dibpy.tree.paths import check_inside, in_root, make_dir
+
+BOOTLOADER = builtin_element("bootloader")  # GRUB is the bootloader element's own code
+BOOT, GRUB = BOOTLOADER.boot, BOOTLOADER.grub
+install_efi = BOOT.install_efi
+prepare_bootloader = BOOT.prepare_bootloader
+write_default_grub = BOOT.write_default_grub
+write_grub_cfg = GRUB.write_grub_cfg
 
 TEST_ELEMENTS = Path(__file__).parent / "elements"
 HOST_GRUB = Path("/usr/lib/grub")

@@ -375,7 +375,9 @@ def test_a_failing_cli_build_shows_and_logs_no_password(
         assert f"Using the mirror {SHOWN}" in text
         assert f"Get:1 {SHOWN} bookworm InRelease" in text
         assert f"E: Failed to fetch {SHOWN}/dists" in text
-    command = re.search(r"INFO dibpy\.host\.run \| \$ \S+ -c import pathlib.*?\n\d{4}-", written, re.S)
+    command = re.search(
+        r"INFO dibpy\.host\.run \| \$ \S+ -c import pathlib.*?\n\d{4}-", written, re.S
+    )
     assert command is not None and f" {SHOWN} {tmp_path / 'got'} 100\n" in command[0]
     assert "dibpy: error: The root phase failed in hook 'probe'" in done.stderr
 

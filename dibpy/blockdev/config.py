@@ -56,11 +56,25 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from dibpy.blockdev import defaults
 from dibpy.blockdev.sizes import SizeError, check_size_spec, parse_size
 from dibpy.errors import InputError
 
 log = logging.getLogger("dibpy.blockdev.config")
+
+# What disk-image-create uses when neither DIB_BLOCK_DEVICE_CONFIG nor an element gives a
+# config: one file system (FS_TYPE, default ext4) on the whole disk, no partition table.
+FALLBACK = """\
+# disk-image-create's built-in fallback: one file system on the whole disk
+- local_loop:
+    name: image0
+    mkfs:
+      name: mkfs_root
+      mount:
+        mount_point: /
+        fstab:
+          options: "defaults"
+          fsck-passno: 1
+"""
 
 PLUGINS = ("local_loop", "partitioning", "lvm", "mkfs", "mount", "fstab")
 SUPPORTED_PLUGINS = ("local_loop", "partitioning", "mkfs", "mount", "fstab")
@@ -444,7 +458,7 @@ def load_block_device_config(env_value: str | None, element_default: str | None)
         return env_value
     if element_default:
         return element_default
-    return defaults.FALLBACK
+    return FALLBACK
 
 
 # --------------------------------------------------------------------------- tree -> graph

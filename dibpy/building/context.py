@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from dibpy.building.assembly import DiskSteps
 from dibpy.config.settings import ElementSettings, read_settings
 from dibpy.elements.phases import Phase
-from dibpy.host.chroot import Chroot
-from dibpy.host.fetch import Fetcher, ProgressCallback
-from dibpy.host.run import Result, Runner
-from dibpy.host.workspace import Workspace
-from dibpy.legacy.script import phase_environment
+
+# Elements import BuildContext to annotate their hooks, and planning loads elements; the
+# machinery a running build uses (chroot, HTTP, the workspace) is imported when used, so
+# that planning loads none of it.
+if TYPE_CHECKING:
+    from dibpy.host.chroot import Chroot
+    from dibpy.host.fetch import Fetcher, ProgressCallback
+    from dibpy.host.run import Result, Runner
+    from dibpy.host.workspace import Workspace
 
 S = TypeVar("S", bound=ElementSettings)
 
@@ -66,6 +70,8 @@ class BuildContext(BaseModel):
         on_download: ProgressCallback | None = None,
         **fields: Any,
     ) -> BuildContext:
+        from dibpy.host.chroot import Chroot
+
         ctx = cls(build_dir=workspace.build_dir, **fields)
         ctx._modules = dict(modules or {})
         ctx._on_download = on_download
@@ -116,6 +122,8 @@ class BuildContext(BaseModel):
     def fetcher(self) -> Fetcher:
         """The download machinery, with the build's proxies and offline setting; its
         progress is reported as DownloadProgress events."""
+        from dibpy.host.fetch import Fetcher
+
         proxies = self.proxies
         return Fetcher(
             proxies={
@@ -167,6 +175,8 @@ class BuildContext(BaseModel):
         package's ``when`` condition. Without environment.d files it is ``env`` itself."""
         if not (self.hooks_path / "environment.d").is_dir():
             return dict(self.env)
+        from dibpy.legacy.script import phase_environment
+
         return phase_environment(self, phase, on_host=True)
 
     def settings(self, cls: type[S]) -> S:

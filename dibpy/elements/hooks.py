@@ -45,13 +45,27 @@ def where(fn: Callable[..., object]) -> str:
     return f"{code.co_filename}:{code.co_firstlineno}"
 
 
-def _marker(phase: Phase) -> Callable[..., Callable[[F], F]]:
-    def decorator_factory(*, order: int) -> Callable[[F], F]:
+class HookMarker:
+    """One phase's decorator factory: ``@install_hook(order=50)`` marks a hook of that phase.
+
+    A class rather than a closure so that its signature is typed: mypy rejects
+    ``@install_hook(ordr=50)`` or ``@install_hook(order="late")`` in an element.
+    """
+
+    def __init__(self, phase: Phase) -> None:
+        self.phase = phase
+        self.__name__ = f"{phase.value.replace('-', '_')}_hook"
+        self.__doc__ = f"Mark a function as a hook of the {phase} phase, run at ``order`` (0-99)."
+
+    def __repr__(self) -> str:
+        return f"<dibpy hook decorator {self.__name__}>"
+
+    def __call__(self, *, order: int) -> Callable[[F], F]:
+        phase = self.phase
         if isinstance(order, bool) or not isinstance(order, int):
             raise HookDefinitionError(
                 f"The order of a {phase} hook must be an integer from {MIN_ORDER} to "
-                f"{MAX_ORDER}, not {order!r}. Write it as @{phase.value.replace('-', '_')}"
-                "_hook(order=50)."
+                f"{MAX_ORDER}, not {order!r}. Write it as @{self.__name__}(order=50)."
             )
         if not MIN_ORDER <= order <= MAX_ORDER:
             raise HookDefinitionError(
@@ -72,12 +86,6 @@ def _marker(phase: Phase) -> Callable[..., Callable[[F], F]]:
             return fn
 
         return decorate
-
-    decorator_factory.__name__ = f"{phase.value.replace('-', '_')}_hook"
-    decorator_factory.__doc__ = (
-        f"Mark a function as a hook of the {phase} phase, run at ``order`` (0-99)."
-    )
-    return decorator_factory
 
 
 def _refuse_redefinition(fn: Callable[..., object]) -> None:
@@ -107,13 +115,13 @@ def _check_signature(fn: Callable[..., object]) -> None:
         return
 
 
-root_hook = _marker(Phase.ROOT)
-extra_data_hook = _marker(Phase.EXTRA_DATA)
-pre_install_hook = _marker(Phase.PRE_INSTALL)
-install_hook = _marker(Phase.INSTALL)
-post_install_hook = _marker(Phase.POST_INSTALL)
-post_root_hook = _marker(Phase.POST_ROOT)
-block_device_hook = _marker(Phase.BLOCK_DEVICE)
-pre_finalise_hook = _marker(Phase.PRE_FINALISE)
-finalise_hook = _marker(Phase.FINALISE)
-cleanup_hook = _marker(Phase.CLEANUP)
+root_hook = HookMarker(Phase.ROOT)
+extra_data_hook = HookMarker(Phase.EXTRA_DATA)
+pre_install_hook = HookMarker(Phase.PRE_INSTALL)
+install_hook = HookMarker(Phase.INSTALL)
+post_install_hook = HookMarker(Phase.POST_INSTALL)
+post_root_hook = HookMarker(Phase.POST_ROOT)
+block_device_hook = HookMarker(Phase.BLOCK_DEVICE)
+pre_finalise_hook = HookMarker(Phase.PRE_FINALISE)
+finalise_hook = HookMarker(Phase.FINALISE)
+cleanup_hook = HookMarker(Phase.CLEANUP)

@@ -24,7 +24,6 @@ import yaml
 from dibpy.elements.phases import Phase
 from dibpy.errors import BuildError, CommandError
 from dibpy.host import mounts
-from dibpy.host.chroot import CHROOT_ENV
 from dibpy.tree.paths import in_root
 
 if TYPE_CHECKING:
@@ -158,6 +157,8 @@ def script_environment(ctx: BuildContext, phase: Phase, *, in_chroot: bool) -> d
     if in_chroot:
         for name in NOT_IN_CHROOT:
             env.pop(name, None)
+        from dibpy.host.chroot import CHROOT_ENV  # the build machinery, not planning's
+
         env.update({k: CHROOT_ENV[k] for k in ("PATH", "HOME")})
     else:
         env["PATH"] = _host_path(env.get("PATH", os.defpath))

@@ -14,11 +14,17 @@ import tempfile
 import time
 from pathlib import Path, PurePosixPath
 
-from dibpy import BuildContext
-from dibpy.errors import CommandError
-from dibpy.tree.copying import copy_into_root, install_file, make_dirs
-from dibpy.tree.extract import ArchiveFormat, detect_format, extract_root_image
-from dibpy.tree.paths import in_root, write_file
+from dibpy import BuildContext, CommandError
+from dibpy.author import (
+    ArchiveFormat,
+    copy_into_root,
+    detect_format,
+    extract_root_image,
+    in_root,
+    install_file,
+    make_dirs,
+    write_file,
+)
 
 from .repositories import Repository, SourceRepositoryError
 

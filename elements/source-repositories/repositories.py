@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from dibpy import BuildError
-from dibpy.building.install_types import install_type_of
+from dibpy.author import install_type_of
 
 log = logging.getLogger("dibpy.elements.source-repositories")
 

@@ -12,17 +12,18 @@ import pytest
 from dibpy_hello import hello_motd
 
 import dibpy
-from dibpy.elements import ElementIndex
-from dibpy.testing import make_context
-from dibpy.tree.paths import in_root
+from dibpy.author import in_root, make_context
 
 EXAMPLE_ELEMENTS = Path(__file__).resolve().parents[2] / "elements"  # tiny-busybox
 
 
 def test_registered_through_the_entry_point() -> None:
-    source = ElementIndex.discover().source("hello-motd")
-    assert source.origin.kind == "entry-point"
-    assert source.origin.location == "dibpy_hello.hello_motd"
+    plan = dibpy.plan(
+        ["tiny-busybox", "hello-motd"], element_paths=[EXAMPLE_ELEMENTS], skip_base=True, env={}
+    )
+    (element,) = [e for e in plan.element_set.elements if e.name == "hello-motd"]
+    assert element.origin.kind == "entry-point"
+    assert element.origin.location == "dibpy_hello.hello_motd"
 
 
 def test_planned_after_the_os_element_writes_its_motd() -> None:

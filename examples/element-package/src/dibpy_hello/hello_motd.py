@@ -6,7 +6,7 @@ An add-on element: combine it with an operating-system element (`tiny-busybox he
 from pathlib import Path
 
 from dibpy import BuildContext, ElementSettings, finalise_hook, setting
-from dibpy.tree.paths import write_file
+from dibpy.author import write_file
 
 TEMPLATE = Path(__file__).with_name("motd.template")
 

@@ -4,18 +4,17 @@ The finalise hook installs the image's GRUB packages and writes /etc/default/gru
 `update-grub` works in the running machine. What DIB's `grub-install` writes against the
 loop device dibpy writes itself once the disk layout is known: grub.cfg naming root by UUID,
 core.img built by the image's own grub-mkimage, boot.img in the MBR (BIOS), and shim with
-the signed GRUB (or a grub-mkimage build) on the ESP (UEFI). See dibpy.bootloader.grub.
+the signed GRUB (or a grub-mkimage build) on the ESP (UEFI). See grub.py beside this file.
 """
 
 import logging
 from pathlib import Path
 
-from dibpy import BuildContext, ElementSettings, finalise_hook, setting
-from dibpy.blockdev.model import DiskLayout
-from dibpy.bootloader import finish_bootloader, grub, prepare_bootloader
-from dibpy.building import apt
-from dibpy.building.packages import map_names
-from dibpy.errors import SettingsError
+from dibpy import BuildContext, ElementSettings, SettingsError, apt, finalise_hook, setting
+from dibpy.author import DiskLayout, map_names
+
+from . import grub
+from .boot import finish_bootloader, prepare_bootloader
 
 # Virtual package names, as DIB's bootloader pkg-map has them (plus shim and signed GRUB).
 PKG_MAP = {

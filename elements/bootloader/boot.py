@@ -3,7 +3,7 @@
 ``prepare_bootloader`` runs on the finished tree *before* the file systems are made (it puts
 grub.cfg, GRUB's modules, core.img and the ESP's loader files in the tree, and edits
 ``/etc/default/grub``); ``finish_bootloader`` runs on the assembled image *after* (boot.img
-and core.img outside the file systems). ``dibpy.bootloader.grub`` has the details::
+and core.img outside the file systems). ``grub`` (beside this module) has the details::
 
     prepared = prepare_bootloader(tree, layout, runner, GrubOptions.from_environment(env))
     assemble_disk(layout, tree, image, runner)
@@ -20,9 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dibpy.blockdev.disk import BIOS_BOOT_GUID, gpt_type_guid
-from dibpy.blockdev.model import DiskLayout
-from dibpy.bootloader.grub import (
+from dibpy import BuildError
+from dibpy.author import BIOS_BOOT_GUID, DiskLayout, Runner, gpt_type_guid
+
+from .grub import (
     DEFAULT_OPTIONS,
     BiosBoot,
     BootloaderError,
@@ -38,8 +39,6 @@ from dibpy.bootloader.grub import (
     write_default_grub,
     write_grub_cfg,
 )
-from dibpy.errors import BuildError
-from dibpy.host.run import Runner
 
 __all__ = [
     "BiosBoot",

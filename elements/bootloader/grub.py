@@ -45,14 +45,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dibpy.blockdev.disk import BIOS_BOOT_GUID, ESP_GUID, gpt_type_guid
-from dibpy.blockdev.model import SECTOR, DiskLayout, Filesystem, Partition
-from dibpy.errors import BuildError
-from dibpy.host.run import Runner
-from dibpy.tree import paths as rootfs
-from dibpy.tree.copying import install_file
+from dibpy import BuildError
+from dibpy.author import (
+    BIOS_BOOT_GUID,
+    ESP_GUID,
+    SECTOR,
+    DiskLayout,
+    Filesystem,
+    Partition,
+    Runner,
+    gpt_type_guid,
+    in_root,
+    install_file,
+    make_dir,
+    remove_file,
+    write_file,
+)
 
-log = logging.getLogger("dibpy.bootloader.grub")
+log = logging.getLogger("dibpy.elements.bootloader")
 
 SERIAL_COMMAND = "serial --speed=115200 --unit=0 --word=8 --parity=no --stop=1"
 DEFAULT_CMDLINE = "nofb nomodeset gfxpayload=text"
@@ -328,12 +338,12 @@ def write_default_grub(
     GRUB_GFXPAYLOAD_LINUX and GRUB_CMDLINE_LINUX_DEFAULT (console args first); console= and
     boot= arguments already there are removed; each key is set once, in place.
     """
-    path = rootfs.in_root(tree, "/etc/default/grub")
+    path = in_root(tree, "/etc/default/grub")
     existing = path.read_text() if path.is_file() else None
     text = default_grub_text(
         existing, options, root_device=root_device, extra_cmdline=extra_cmdline
     )
-    return rootfs.write_file(tree, "/etc/default/grub", text)
+    return write_file(tree, "/etc/default/grub", text)
 
 
 # --------------------------------------------------------------------------- layout helpers
@@ -373,25 +383,25 @@ def write_grub_cfg(
     boot_fs, inside = boot_filesystem(layout)
     text = grub_cfg(
         root_uuid=root.uuid,
-        kernels=find_kernels(rootfs.in_root(tree, "/boot")),
+        kernels=find_kernels(in_root(tree, "/boot")),
         options=options,
         boot_uuid=boot_fs.uuid,
         boot_prefix=inside,
         extra_cmdline=extra_cmdline,
     )
     _write_grubenv(tree)
-    return rootfs.write_file(tree, "/boot/grub/grub.cfg", text)
+    return write_file(tree, "/boot/grub/grub.cfg", text)
 
 
 def _write_grubenv(tree: Path) -> None:
     """An empty GRUB environment block, as grub-install leaves (grub-reboot needs it)."""
-    link = rootfs.in_root(tree, "/boot/grub/grubenv", follow_final=False)
-    path = rootfs.in_root(tree, "/boot/grub/grubenv")
+    link = in_root(tree, "/boot/grub/grubenv", follow_final=False)
+    path = in_root(tree, "/boot/grub/grubenv")
     if link.is_symlink() and not path.exists():
         link.unlink()  # DIB removes a dangling grubenv symlink
     if not path.exists():
         header = "# GRUB Environment Block\n"
-        rootfs.write_file(tree, "/boot/grub/grubenv", header + "#" * (1024 - len(header)))
+        write_file(tree, "/boot/grub/grubenv", header + "#" * (1024 - len(header)))
 
 
 # ------------------------------------------------------------------------------------- BIOS
@@ -419,14 +429,14 @@ def _grub_mkimage(
     ``output`` and ``config`` are paths as seen inside the tree.
     """
     module_dir = f"/usr/lib/grub/{platform}"
-    if not rootfs.in_root(tree, f"{module_dir}/kernel.img").is_file():
+    if not in_root(tree, f"{module_dir}/kernel.img").is_file():
         raise BootloaderError(
             f"The tree has no GRUB for {platform} ({module_dir}/kernel.img is missing). "
             f"Install {GRUB_PACKAGES.get(platform, 'GRUB')} in "
             "the image (the bootloader element's package list)."
         )
     tail = ["-O", platform, "-p", prefix]
-    own = rootfs.in_root(tree, "/usr/bin/grub-mkimage")
+    own = in_root(tree, "/usr/bin/grub-mkimage")
     if os.geteuid() == 0 and own.is_file():
         argv = ["chroot", str(tree), "grub-mkimage", "-d", module_dir, *tail, "-o", output]
         if config:
@@ -440,17 +450,17 @@ def _grub_mkimage(
             )
         # The host's grub-mkimage opens these paths itself: resolve them inside the tree,
         # and put no symlink where it writes.
-        rootfs.remove_file(tree, output)
+        remove_file(tree, output)
         argv = [
             host,
             "-d",
-            str(rootfs.in_root(tree, module_dir)),
+            str(in_root(tree, module_dir)),
             *tail,
             "-o",
-            str(rootfs.in_root(tree, output)),
+            str(in_root(tree, output)),
         ]
         if config:
-            argv += ["-c", str(rootfs.in_root(tree, config))]
+            argv += ["-c", str(in_root(tree, config))]
     runner.run([*argv, *modules])
 
 
@@ -459,10 +469,10 @@ def _copy_modules(tree: Path, platform: str) -> None:
     paths resolved inside the tree; a file or symlink there is replaced, not written
     through)."""
     source = f"/usr/lib/grub/{platform}"
-    for item in sorted(rootfs.in_root(tree, source).iterdir()):
+    for item in sorted(in_root(tree, source).iterdir()):
         if item.suffix not in (".mod", ".lst", ".o", ".img", ".sh"):
             continue
-        real = rootfs.in_root(tree, f"{source}/{item.name}")
+        real = in_root(tree, f"{source}/{item.name}")
         if real.is_file():
             copied = install_file(tree, real, f"/boot/grub/{platform}/{item.name}")
             st = real.stat()
@@ -496,8 +506,8 @@ def prepare_bios(
         grub_prefix(layout),
         [*BIOS_MODULES, fs_module],
     )
-    core = rootfs.in_root(tree, "/boot/grub/i386-pc/core.img").read_bytes()
-    boot = rootfs.in_root(tree, "/boot/grub/i386-pc/boot.img").read_bytes()
+    core = in_root(tree, "/boot/grub/i386-pc/core.img").read_bytes()
+    boot = in_root(tree, "/boot/grub/i386-pc/boot.img").read_bytes()
     if len(boot) != SECTOR:
         raise BootloaderError(f"GRUB's boot.img in the tree is {len(boot)} bytes, not 512.")
     padded = core + bytes(-len(core) % SECTOR)
@@ -660,27 +670,27 @@ def install_efi(
     # Every path is resolved inside the tree; a file or symlink in the way is replaced.
     boot = f"{esp.mount_point.rstrip('/')}/EFI/BOOT"
     stub = _efi_stub_cfg(layout)
-    shim = rootfs.in_root(tree, f"/usr/lib/shim/shim{suffix}.efi.signed")
-    signed = rootfs.in_root(tree, f"/usr/lib/grub/{platform}-signed/grub{suffix}.efi.signed")
-    if rootfs.in_root(tree, f"/usr/lib/grub/{platform}").is_dir():
+    shim = in_root(tree, f"/usr/lib/shim/shim{suffix}.efi.signed")
+    signed = in_root(tree, f"/usr/lib/grub/{platform}-signed/grub{suffix}.efi.signed")
+    if in_root(tree, f"/usr/lib/grub/{platform}").is_dir():
         _copy_modules(tree, platform)
     if shim.is_file() and signed.is_file():
         # No fallback (fb*.efi): it would try to write boot entries to NVRAM and reboot.
         loader = install_file(tree, shim, f"{boot}/{loader_name}", 0o644)
         install_file(tree, signed, f"{boot}/grub{suffix}.efi", 0o644)
-        manager = rootfs.in_root(tree, f"/usr/lib/shim/mm{suffix}.efi.signed")
+        manager = in_root(tree, f"/usr/lib/shim/mm{suffix}.efi.signed")
         if manager.is_file():
             install_file(tree, manager, f"{boot}/mm{suffix}.efi", 0o644)
-        rootfs.write_file(tree, f"{boot}/grub.cfg", stub)
+        write_file(tree, f"{boot}/grub.cfg", stub)
         prefix = _signed_grub_prefix(signed)
         if prefix:
             vendor = f"{esp.mount_point.rstrip('/')}/{prefix.strip('/')}"
-            rootfs.write_file(tree, f"{vendor}/grub.cfg", stub)
+            write_file(tree, f"{vendor}/grub.cfg", stub)
         log.info("UEFI: shim + signed GRUB at EFI/BOOT (GRUB's prefix %s)", prefix)
         return loader
-    loader = rootfs.make_dir(tree, boot) / loader_name
+    loader = make_dir(tree, boot) / loader_name
     # No signed loaders: our own GRUB image with the stub config built in.
-    config = rootfs.write_file(tree, f"/boot/grub/{platform}/dibpy-early.cfg", stub)
+    config = write_file(tree, f"/boot/grub/{platform}/dibpy-early.cfg", stub)
     try:
         fs_modules = sorted({FS_MODULES.get(fs.fstype, "ext2") for fs in layout.filesystems})
         _grub_mkimage(
@@ -694,6 +704,6 @@ def install_efi(
         )
     finally:
         config.unlink(missing_ok=True)
-    rootfs.write_file(tree, f"{boot}/grub.cfg", stub)
+    write_file(tree, f"{boot}/grub.cfg", stub)
     log.info("UEFI: GRUB built with grub-mkimage at EFI/BOOT/%s", loader_name)
     return loader
