@@ -22,6 +22,11 @@ import dibpy
 import dibpy.author
 
 AUTHOR_MODULES = {"dibpy", "dibpy.author"}
+UNTIL_CACHE_OWNER = pytest.mark.xfail(
+    strict=True,
+    reason="elements take cache_lock and is_mounted from internals until ctx.cache and "
+    "ctx.mounts land (issue 11 items 2 and 5)",
+)
 
 
 def dibpy_imports(path: Path) -> list[tuple[int, str]]:
@@ -40,10 +45,7 @@ def dibpy_imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="elements still take cache_lock and is_mounted from internals until ctx.cache and ctx.mounts land (issue 11 items 2 and 5)",
-)
+@UNTIL_CACHE_OWNER
 def test_elements_and_examples_import_only_the_author_surface() -> None:
     files = sorted([*(REPO / "elements").rglob("*.py"), *(REPO / "examples").rglob("*.py")])
     assert len(files) > 25
@@ -117,10 +119,7 @@ MACHINERY = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="elements still take cache_lock and is_mounted from internals until ctx.cache and ctx.mounts land (issue 11 items 2 and 5)",
-)
+@UNTIL_CACHE_OWNER
 def test_planning_loads_no_build_machinery() -> None:
     loaded = loaded_after(
         "import dibpy\n"
