@@ -25,6 +25,7 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("mypy", "--strict", "dibpy")
+    session.run("lint-imports")  # the layers of docs/architecture.md
 
 
 @nox.session

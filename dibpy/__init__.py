@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from dibpy.elements.hooks import pre_finalise_hook as pre_finalise_hook
     from dibpy.elements.hooks import pre_install_hook as pre_install_hook
     from dibpy.elements.hooks import root_hook as root_hook
-    from dibpy.elements.phases import Phase as Phase
     from dibpy.errors import BuildError as BuildError
     from dibpy.errors import BuildInterrupted as BuildInterrupted
     from dibpy.errors import CommandError as CommandError
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
     from dibpy.errors import SettingsError as SettingsError
     from dibpy.host.fetch import FetchError as FetchError
     from dibpy.legacy.kept import run_kept_script as run_kept_script
+    from dibpy.phases import Phase as Phase
     from dibpy.planning.plan import Plan as Plan
 
 # Each public name, and the module that defines it.
@@ -58,7 +58,7 @@ _EXPORTS: dict[str, str] = {
     "BuildContext": "dibpy.building.context",
     "ElementSettings": "dibpy.config.settings",
     "setting": "dibpy.config.settings",
-    "Phase": "dibpy.elements.phases",
+    "Phase": "dibpy.phases",
     "Plan": "dibpy.planning.plan",
     "FetchError": "dibpy.host.fetch",
     "run_kept_script": "dibpy.legacy.kept",

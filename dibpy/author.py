@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from dibpy.blockdev.model import Partition as Partition
     from dibpy.building.install_types import install_type_of as install_type_of
     from dibpy.building.install_types import link_selected as link_selected
-    from dibpy.building.packages import PhasePackages as PhasePackages
-    from dibpy.building.packages import map_names as map_names
-    from dibpy.building.packages import squash as squash
     from dibpy.config.distro import AptDistroSettings as AptDistroSettings
     from dibpy.config.settings import parse_bool as parse_bool
+    from dibpy.elements.packages import PhasePackages as PhasePackages
+    from dibpy.elements.packages import map_names as map_names
+    from dibpy.elements.packages import squash as squash
     from dibpy.host.run import Result as Result
     from dibpy.host.run import Runner as Runner
     from dibpy.legacy.maps import merge_svc_maps as merge_svc_maps
@@ -67,9 +67,9 @@ _EXPORTS: dict[str, str] = {
     "parse_bool": "dibpy.config.settings",
     "AptDistroSettings": "dibpy.config.distro",
     # Packages: declarations worked out per phase, and pkg-map names.
-    "map_names": "dibpy.building.packages",
-    "PhasePackages": "dibpy.building.packages",
-    "squash": "dibpy.building.packages",
+    "map_names": "dibpy.elements.packages",
+    "PhasePackages": "dibpy.elements.packages",
+    "squash": "dibpy.elements.packages",
     "write_pkg_maps": "dibpy.legacy.maps",
     "merge_svc_maps": "dibpy.legacy.maps",
     "write_svc_map": "dibpy.legacy.maps",

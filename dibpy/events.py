@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dibpy.elements.phases import Phase
+from dibpy.phases import Phase
 from dibpy.redact import RedactFilter, redact_url
 
 

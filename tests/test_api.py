@@ -19,7 +19,7 @@ from conftest import EXAMPLES, IS_ROOT, build_dirs, clean_env, make_element, mou
 
 import dibpy
 from dibpy import events
-from dibpy.elements.phases import PHASES
+from dibpy.phases import PHASES
 
 BUSYBOX = Path("/bin/busybox")
 needs_busybox_root = [

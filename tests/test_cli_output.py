@@ -19,8 +19,8 @@ from rich.console import Console
 
 import dibpy
 from dibpy import events
-from dibpy.elements.phases import Phase
 from dibpy.frontends import progress
+from dibpy.phases import Phase
 
 TIMESTAMPED = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| ")
 BUSYBOX = Path("/bin/busybox")

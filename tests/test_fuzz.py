@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from dibpy.blockdev.config import parse_block_device_config
 from dibpy.blockdev.layout import fstab_text, plan_disk
 from dibpy.blockdev.sizes import parse_partition_size, parse_size
-from dibpy.building.packages import map_names, parse_packages, squash
+from dibpy.elements.packages import map_names, parse_packages, squash
 from dibpy.errors import CommandError, DibError, InputError
 from dibpy.host.run import Runner
 from dibpy.tree.extract import (

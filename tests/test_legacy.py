@@ -27,9 +27,9 @@ from root_helpers import needs_root
 
 from dibpy.elements import ElementIndex, resolve
 from dibpy.elements.folder import script_order
-from dibpy.elements.phases import Phase
 from dibpy.errors import ElementLoadError, ResolutionError
 from dibpy.legacy.hooktree import assemble
+from dibpy.phases import Phase
 from dibpy.planning.plan import Plan
 
 TEST_ELEMENTS = Path(__file__).parent / "elements"

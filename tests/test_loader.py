@@ -14,8 +14,8 @@ from conftest import make_element
 
 import dibpy
 from dibpy.elements import ElementIndex, builtin_elements_dir
-from dibpy.elements.phases import Phase
 from dibpy.errors import ElementLoadError, HookDefinitionError, InputError
+from dibpy.phases import Phase
 
 
 def index_of(*directories: Path, env: str = "", entry_points: bool = False) -> ElementIndex:

@@ -14,16 +14,16 @@ import pytest
 from conftest import ContextFactory
 
 import dibpy
-from dibpy.building.packages import (
+from dibpy.elements.packages import (
     PACKAGE_PHASES,
     PackageOptions,
     map_names,
     parse_packages,
     squash,
 )
-from dibpy.elements.phases import Phase
 from dibpy.errors import ElementLoadError, SettingsError
 from dibpy.legacy import hooktree
+from dibpy.phases import Phase
 
 _DIB = importlib.util.find_spec("diskimage_builder")
 DIB_ELEMENTS = Path(_DIB.origin).parent / "elements" if _DIB and _DIB.origin else None

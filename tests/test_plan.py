@@ -10,7 +10,7 @@ from conftest import make_element
 
 import dibpy
 from dibpy.elements import ElementIndex, resolve
-from dibpy.elements.phases import PHASES, Phase
+from dibpy.phases import PHASES, Phase
 from dibpy.planning.plan import Plan
 
 PHASE_NAMES = [

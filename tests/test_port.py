@@ -33,10 +33,10 @@ from dibpy.building.context import BuildContext
 from dibpy.elements.folder import load_legacy_element
 from dibpy.elements.loader import load_file_element
 from dibpy.elements.model import Origin
-from dibpy.elements.phases import Phase
 from dibpy.errors import HookDefinitionError, InputError
 from dibpy.frontends import cli
 from dibpy.legacy.kept import KeptScriptMissing, run_kept_script
+from dibpy.phases import Phase
 from dibpy.port import NotPlain, parse_environment, port, read_element
 from dibpy.tree.diff import Allowance, compare, read_tree
 

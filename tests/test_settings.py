@@ -9,8 +9,8 @@ import pytest
 
 from dibpy.config.model import BuildConfig, normalise_arch
 from dibpy.config.settings import ElementSettings, parse_bool, read_settings, setting
-from dibpy.elements.phases import Phase
 from dibpy.errors import InputError, SettingsError
+from dibpy.phases import Phase
 
 
 class Model(ElementSettings):

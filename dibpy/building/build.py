@@ -23,7 +23,6 @@ from dibpy.building.context import BuildContext
 from dibpy.config.model import BuildConfig
 from dibpy.config.settings import ElementSettings, read_settings
 from dibpy.elements import Hook
-from dibpy.elements.phases import PHASES, Phase
 from dibpy.errors import BuildError, BuildInterrupted, DibError, HookError
 from dibpy.host import tools as hosttools
 from dibpy.host.fetch import sha256_file
@@ -32,6 +31,7 @@ from dibpy.host.workspace import Workspace, use_tmpfs
 from dibpy.legacy import environment, hooktree
 from dibpy.outputs import formats as outputs
 from dibpy.outputs import manifest
+from dibpy.phases import PHASES, Phase
 from dibpy.planning.plan import Plan
 from dibpy.tree import tidy as tree
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from dibpy.building.assembly import DiskSteps
 from dibpy.config.settings import ElementSettings, read_settings
-from dibpy.elements.phases import Phase
+from dibpy.phases import Phase
 
 # Elements import BuildContext to annotate their hooks, and planning loads elements; the
 # machinery a running build uses (chroot, HTTP, the workspace) is imported when used, so

@@ -11,8 +11,8 @@ from types import MappingProxyType
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dibpy.config.settings import parse_bool
-from dibpy.elements.phases import Phase
 from dibpy.errors import InputError, SettingsError
+from dibpy.phases import Phase
 
 # DIB's architecture names, and the host names (uname -m) that mean the same thing.
 ARCHES = ("amd64", "arm64", "armhf", "i386", "ppc64el", "s390x", "riscv64")

@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 
 from dibpy.elements.model import Element, Hook, Origin
-from dibpy.elements.phases import PHASES, Phase
 from dibpy.errors import ElementLoadError
 from dibpy.legacy.script import LegacyScript
+from dibpy.phases import PHASES, Phase
 
 # dib-run-parts' RUN_PARTS_REGEX: no dots, so ``foo.sh`` and ``README.rst`` never run.
 SCRIPT_NAME = re.compile(r"^[0-9A-Za-z_-]+$")

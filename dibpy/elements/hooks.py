@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from dibpy.elements.phases import Phase
 from dibpy.errors import HookDefinitionError
+from dibpy.phases import Phase
 
 if TYPE_CHECKING:
     from dibpy.building.context import BuildContext

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 
 from dibpy.elements.hooks import HookFunction
-from dibpy.elements.phases import Phase
+from dibpy.phases import Phase
 
 
 @dataclass(frozen=True)

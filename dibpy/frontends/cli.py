@@ -22,10 +22,10 @@ from dibpy.building.build import BuildResult
 from dibpy.config.model import non_negative_int
 from dibpy.config.settings import parse_bool
 from dibpy.elements import ElementIndex
-from dibpy.elements.phases import PHASES
 from dibpy.errors import DibError, InputError
 from dibpy.events import EventCallback
 from dibpy.frontends import log, progress, qemu, show
+from dibpy.phases import PHASES
 from dibpy.tree import diff as treediff
 
 logger = logging.getLogger("dibpy.frontends.cli")

@@ -29,7 +29,7 @@ from rich.progress import (
 from rich.table import Table
 
 from dibpy import events
-from dibpy.elements.phases import PHASES
+from dibpy.phases import PHASES
 
 log = logging.getLogger("dibpy.frontends.progress")
 

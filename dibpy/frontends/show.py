@@ -16,9 +16,9 @@ from pydantic_core import PydanticUndefined
 from dibpy.config.settings import ElementSettings
 from dibpy.elements import Element, ElementIndex
 from dibpy.elements.index import DIB_KIND, dib_elements_dir
-from dibpy.elements.phases import PHASES
 from dibpy.errors import ElementLoadError
 from dibpy.host.tools import declared_tools
+from dibpy.phases import PHASES
 
 
 def settings_classes(element: Element) -> list[type[ElementSettings]]:

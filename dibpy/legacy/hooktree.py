@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from dibpy.elements.model import Element, Hook
-from dibpy.elements.phases import PHASES, Phase
 from dibpy.errors import InputError, ResolutionError
 from dibpy.legacy.maps import install_helpers
 from dibpy.legacy.script import install_driver, unsupported_block_device
+from dibpy.phases import PHASES, Phase
 
 SKIPPED_FOLDERS = frozenset({"tests", "__pycache__"})
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dibpy.elements.folder import INSTALL_TYPE_DIR
-from dibpy.elements.phases import Phase
 from dibpy.errors import BuildError, HookDefinitionError
 from dibpy.legacy.script import LegacyScript
+from dibpy.phases import Phase
 
 if TYPE_CHECKING:
     from dibpy.building.context import BuildContext

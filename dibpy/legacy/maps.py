@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dibpy.building.packages import FAMILIES, map_names
+from dibpy.elements.packages import FAMILIES, map_names
 from dibpy.errors import ElementLoadError, SettingsError
 
 log = logging.getLogger("dibpy.legacy")
@@ -79,7 +79,7 @@ def _fresh_dir(path: Path) -> None:
 
 def resolve_pkg_map(pkg_map: Mapping[str, Any], distro: str, release: str) -> dict[str, list[str]]:
     """Every name ``pkg_map`` defines for ``distro``/``release``, with its packages (``[]``:
-    left out). Uses :func:`dibpy.building.packages.map_names`; the names are those of the levels it
+    left out). Uses :func:`dibpy.elements.packages.map_names`; the names are those of the levels it
     merges (default, family, distro, release)."""
     names: set[str] = set()
     for path in (

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import yaml
 
-from dibpy.elements.phases import Phase
 from dibpy.errors import BuildError, CommandError
 from dibpy.host import mounts
+from dibpy.phases import Phase
 from dibpy.tree.paths import in_root
 
 if TYPE_CHECKING:

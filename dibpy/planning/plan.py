@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dibpy.elements import ElementSet, Hook
-from dibpy.elements.phases import PHASES, Phase
 from dibpy.legacy.hooktree import check_duplicate_scripts
+from dibpy.phases import PHASES, Phase
 
 
 @dataclass(frozen=True)

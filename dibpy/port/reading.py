@@ -12,9 +12,9 @@ from typing import Any
 from dibpy.elements.folder import INSTALL_TYPE_DIR, load_legacy_element, looks_like_element
 from dibpy.elements.hooks import MAX_ORDER
 from dibpy.elements.model import Element, Origin
-from dibpy.elements.phases import PHASES, Phase
 from dibpy.errors import InputError
 from dibpy.legacy.script import LegacyScript
+from dibpy.phases import PHASES, Phase
 from dibpy.port.environment import NotPlain, parse_environment
 
 # Top-level files that become Python and are not kept.

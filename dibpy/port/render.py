@@ -12,8 +12,8 @@ import re
 import textwrap
 from collections.abc import Mapping, Sequence
 
-from dibpy.elements.phases import Phase
 from dibpy.errors import InputError
+from dibpy.phases import Phase
 from dibpy.port.reading import Port, PortedHook
 
 WIDTH = 88

@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from dibpy.elements.phases import Phase
 from dibpy.errors import ElementLoadError, SettingsError
+from dibpy.phases import Phase
 
 PACKAGE_PHASES = (Phase.PRE_INSTALL, Phase.INSTALL, Phase.POST_INSTALL)
 FAMILIES = {
