@@ -67,12 +67,19 @@ def build(
     ``image_extra_size_mb``, ``root_label``, ``image_cache``, ``offline``, ``stop_after``,
     ``keep_build_dir``.
 
+    The build runs in a child process, in mount and pid namespaces of its own (and a network
+    namespace with only loopback when ``offline``), so that nothing it mounts or starts
+    outlives it, even if this process is killed (``dibpy.host.isolation``). Events, log
+    records and the outcome come back from it; SIGINT and SIGTERM to this process are passed
+    on to it.
+
     Returns a BuildResult (outputs, their SHA256, the manifest, written beside the outputs
     as NAME.manifest.json). Raises an ``InputError`` (exit code 2) for bad input, found
     before anything is built, and a ``BuildError`` (HookError with ``phase``, ``element``
     and ``hook``, CommandError, BuildInterrupted...) when the build fails.
     """
     from dibpy.building.build import Build  # the build machinery, loaded only to build
+    from dibpy.host.isolation import run_isolated
 
     environ = dict(os.environ if env is None else env)
     config = BuildConfig.from_environment(
@@ -93,4 +100,8 @@ def build(
         env=environ,
     )
     config = config.model_copy(update={"env": MappingProxyType(the_plan.environment(environ))})
-    return Build(the_plan, config, on_event=on_event, command=command).run()
+
+    def in_namespaces(send: EventCallback) -> BuildResult:
+        return Build(the_plan, config, on_event=send, command=command).run()
+
+    return run_isolated(in_namespaces, on_event, offline=config.offline)

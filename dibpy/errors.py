@@ -9,6 +9,7 @@ a build that failed while running. Every message is shown with URL passwords mas
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from dibpy.redact import redact_url
 
@@ -28,6 +29,18 @@ class DibError(Exception):
 
     def __str__(self) -> str:
         return redact_url(super().__str__())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its type, ``args`` and fields, without calling ``__init__`` again (a
+        build runs in a child process and its error crosses a pipe to the caller)."""
+        return (_rebuild, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuild(cls: type[DibError], args: tuple[Any, ...], fields: dict[str, Any]) -> DibError:
+    error = cls.__new__(cls)
+    error.args = args
+    vars(error).update(fields)
+    return error
 
 
 class InputError(DibError):

@@ -1,9 +1,9 @@
 """Typed events a build reports while it runs (``dibpy.build(..., on_event=callback)``).
 
 Every event is a frozen dataclass; ``at`` is the wall-clock time (``time.time()``) when it
-happened. A build calls ``on_event`` from the thread that runs it (except the LogLine events
-of a command's standard error while its output is captured, which come from the thread
-reading it), in this order::
+happened. ``dibpy.build`` calls ``on_event`` on the thread that called it: the build runs in
+a child process (``dibpy.host.isolation``) and its events are relayed as they happen, in
+this order::
 
     BuildStarted
       PhaseStarted                      (for each phase that has hooks)
@@ -149,7 +149,7 @@ Event = (
 """Any event a build reports."""
 
 EventCallback = Callable[[Event], None]
-"""What ``on_event`` is: called with each event, on the build's thread."""
+"""What ``on_event`` is: called with each event, on the thread that called the build."""
 
 
 class _LogForwarder(logging.Handler):

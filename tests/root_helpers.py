@@ -51,16 +51,24 @@ def _unescape(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
-def mount_points() -> list[Path]:
-    """Every mount point of this process's mount namespace, read from the kernel."""
-    text = Path("/proc/self/mountinfo").read_text()
+def mount_points(pid: int | str = "self") -> list[Path]:
+    """Every mount point of the mount namespace of process ``pid`` (default: this one, the
+    host's), read from the kernel. A build runs in a mount namespace of its own: give the
+    pid of the build's process to see its mounts."""
+    text = Path(f"/proc/{pid}/mountinfo").read_text()
     return [Path(_unescape(line.split(" ")[4])) for line in text.splitlines() if line]
 
 
-def mounts_under(directory: Path) -> list[Path]:
-    """The mount points at or below ``directory``."""
+def mounts_under(directory: Path, pid: int | str = "self") -> list[Path]:
+    """The mount points at or below ``directory`` (in the mount namespace of ``pid``)."""
     root = directory.resolve()
-    return [p for p in mount_points() if p == root or root in p.parents]
+    return [p for p in mount_points(pid) if p == root or root in p.parents]
+
+
+def parent_of(pid: int) -> int:
+    """The parent of process ``pid`` (of a command in the chroot: the build's process)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
 
 
 def processes_rooted_in(directory: Path) -> list[tuple[int, str]]:

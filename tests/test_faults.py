@@ -547,6 +547,8 @@ HOST_DAEMON = '''
 """Starts a process in the tree from the host, outside any chroot session (as debootstrap's
 second stage does, or a hook with its own subprocess), and leaves it running."""
 import subprocess
+import time
+from pathlib import Path
 
 from dibpy import install_hook
 
@@ -555,12 +557,16 @@ DEPENDS = ["tiny-busybox"]
 
 @install_hook(order=50)
 def fault(ctx):
-    subprocess.Popen(
+    started = subprocess.Popen(
         ["chroot", ctx.target_root, "/bin/busybox", "sleep", "{seconds}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    comm = Path(f"/proc/{{started.pid}}/comm")
+    deadline = time.monotonic() + 10
+    while comm.read_text().strip() != "busybox" and time.monotonic() < deadline:
+        time.sleep(0.01)  # until chroot has exec'd busybox, whose name the build then says
     {end}
 '''
 

@@ -1,8 +1,11 @@
-"""Offline means offline: with ``--offline`` or ``DIB_OFFLINE=1``, commands in the chroot run
-in a network namespace where only loopback is up. Proved from inside the chroot of a real
-tiny-busybox build: the same probe that reaches the test's HTTP server online cannot reach
-it offline (and a routable address is "Network is unreachable" at once), while a server the
-hook starts on 127.0.0.1 inside the chroot answers in both cases. Needs root.
+"""Offline means offline: with ``--offline`` or ``DIB_OFFLINE=1``, the whole build runs in a
+network namespace of its own where only loopback is up (``dibpy.host.isolation``). Proved
+from a real tiny-busybox build: the same probe that reaches the test's HTTP server online
+cannot reach it offline (and a routable address is "Network is unreachable" at once), while a
+server the hook starts on 127.0.0.1 inside the chroot answers in both cases; and the test's
+server on the host's 127.0.0.1 is refused to a host command the hook runs, to a chroot
+command and to the hook's own sockets (socket, urllib, httpx), which all share one
+namespace. Needs root.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import json
 import os
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import (
@@ -28,8 +32,6 @@ from conftest import (
 from fetch_helpers import RawServer, closed_port, send_full
 
 import dibpy
-from dibpy.host.netns import OfflineNetwork
-from dibpy.host.run import Runner
 
 pytestmark = [
     pytest.mark.root,
@@ -133,10 +135,109 @@ def test_offline_the_chroot_has_only_loopback(
     assert results["loopback"] == {"status": 0, "stdout": "hello from inside\n"}
 
 
-def net_namespace(runner: Runner, preexec: Callable[[], None] | None = None) -> str:
-    """The network namespace a command runs in (``net:[INODE]``)."""
-    done = runner.run(["readlink", "/proc/self/ns/net"], capture=True, preexec=preexec)
-    return done.stdout.strip()
+REACH = '''
+"""Tries the test's server on the host's 127.0.0.1 from everything a hook can run: a host
+command through the build's runner, a command in the chroot, and the hook's own Python
+(a socket, urllib, httpx); writes what happened, and each one's network namespace, to
+REACH_OUT."""
+import json
+import os
+import socket
+import sys
+import urllib.request
+from pathlib import Path
+
+import httpx
+
+from dibpy import BuildContext, ElementSettings, install_hook, setting
+
+DEPENDS = ["tiny-busybox"]
+
+FETCH = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"
+
+
+class Reach(ElementSettings):
+    out: str = setting("REACH_OUT", ..., "where to write the results")
+    url: str = setting("REACH_URL", ..., "the test's server, on the host's 127.0.0.1")
+
+
+def attempt(how):
+    try:
+        return how()
+    except Exception as exc:
+        return type(exc).__name__
+
+
+def connect(url):
+    host, port = url.split("/")[2].split(":")
+    socket.create_connection((host, int(port)), timeout=5).close()
+    return "connected"
+
+
+@install_hook(order=50)
+def reach(ctx: BuildContext) -> None:
+    url = ctx.settings(Reach).url
+    command = ctx.run([sys.executable, "-c", FETCH, url], capture=True, check=False)
+    in_chroot = ctx.chroot.run(["/bin/busybox", "wget", "-O", "-", url], capture=True, check=False)
+    results = {
+        "command": command.stdout.strip() if command.returncode == 0 else "failed",
+        "chroot": in_chroot.stdout.strip() if in_chroot.returncode == 0 else "failed",
+        "socket": attempt(lambda: connect(url)),
+        "urllib": attempt(lambda: urllib.request.urlopen(url, timeout=5).read().decode().strip()),
+        "httpx": attempt(lambda: httpx.get(url, timeout=5).text.strip()),
+        "namespaces": sorted({
+            os.readlink("/proc/self/ns/net"),
+            ctx.run(["readlink", "/proc/self/ns/net"], capture=True).stdout.strip(),
+            ctx.chroot.run(["/bin/busybox", "readlink", "/proc/self/ns/net"], capture=True)
+            .stdout.strip(),
+        }),
+    }
+    Path(ctx.settings(Reach).out).write_text(json.dumps(results))
+'''
+
+
+def reach(tmp_path: Path, server: RawServer, *options: str) -> dict[str, Any]:
+    elements = tmp_path / "elements"
+    make_element(elements, "reach", REACH)
+    out = tmp_path / "reach.json"
+    environment = clean_env(tmp_path, REACH_OUT=str(out), REACH_URL=server.url("/host"))
+    argv = ["build", "-n", "-t", "tar", "-o", "out", f"--element-path={EXAMPLES}"]
+    done = run_dibpy(
+        [*argv, f"--element-path={elements}", *options, "tiny-busybox", "reach"],
+        environment,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
+
+
+def test_online_every_part_of_a_build_reaches_the_host(
+    tmp_path: Path, host_server: RawServer
+) -> None:
+    """The control: without --offline, every way the hook tries reaches the test's server."""
+    results = reach(tmp_path, host_server)
+    assert results["command"] == results["chroot"] == "reached the host"
+    assert results["urllib"] == results["httpx"] == "reached the host"
+    assert results["socket"] == "connected"
+    assert host_server.count == 4  # command, chroot, urllib, httpx (the socket sent nothing)
+    assert results["namespaces"] == [os.readlink("/proc/self/ns/net")]
+
+
+def test_offline_nothing_of_a_build_reaches_the_host(
+    tmp_path: Path, host_server: RawServer
+) -> None:
+    """Offline, the host's 127.0.0.1 is refused to a host command the hook runs, to a chroot
+    command and to the hook's own sockets: the whole build is in one network namespace,
+    not the host's, in which nothing listens."""
+    results = reach(tmp_path, host_server, "--offline")
+    assert results["command"] == results["chroot"] == "failed"
+    assert results["socket"] == "ConnectionRefusedError"
+    assert results["urllib"] == "URLError"  # urllib's wrapper of ConnectionRefusedError
+    assert results["httpx"] == "ConnectError"
+    assert host_server.count == 0
+    (namespace,) = results["namespaces"]  # one for all of the build
+    assert namespace != os.readlink("/proc/self/ns/net")
 
 
 def holders(namespace: str) -> list[str]:
@@ -157,33 +258,6 @@ def holders(namespace: str) -> list[str]:
     return found + [line for line in mounts if namespace in line]
 
 
-def test_the_namespace_is_one_per_build_and_freed() -> None:
-    """Every command of a build enters the same namespace, with only loopback; a second
-    build gets its own; closed, nothing holds the namespace any more."""
-    runner = Runner(env={"PATH": os.environ["PATH"]})
-    host = net_namespace(runner)
-    network, other = OfflineNetwork(), OfflineNetwork()
-    network.open()
-    try:
-        first = net_namespace(runner, network.enter)
-        network.open()  # as each chroot command does: the same namespace again
-        assert net_namespace(runner, network.enter) == first != host
-        interfaces = runner.run(["cat", "/proc/self/net/dev"], capture=True, preexec=network.enter)
-        assert [line.split(":")[0].strip() for line in interfaces.stdout.splitlines()[2:]] == ["lo"]
-        other.open()
-        try:
-            assert net_namespace(runner, other.enter) not in (host, first)
-        finally:
-            other.close()
-        assert holders(first) == [f"/proc/{os.getpid()}/fd/{network._fd}"]  # only its fd
-    finally:
-        network.close()
-    assert holders(first) == []
-    with pytest.raises(OSError, match="not open"):
-        network.enter()
-
-
-@pytest.mark.skipif(not Path("/bin/busybox").is_file(), reason="needs busybox-static")
 def test_an_offline_build_in_a_process_leaves_no_namespace_behind(tmp_path: Path) -> None:
     """``dibpy.build(offline=True)`` in a long-lived process (a build service, a test
     suite): once it returns, no namespace it made is held by this process."""

@@ -77,7 +77,7 @@ class BuildContext(BaseModel):
         ctx._on_download = on_download
         ctx._workspace = workspace
         ctx._runner = workspace.runner
-        ctx._chroot = Chroot(ctx.target_root, workspace.runner, ctx.env, offline=ctx.offline)
+        ctx._chroot = Chroot(ctx.target_root, workspace.runner, ctx.env)
         return ctx
 
     @property

@@ -7,13 +7,11 @@ import logging
 import os
 import signal
 import time
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from dibpy.host import mounts
-from dibpy.host.netns import OfflineNetwork
 from dibpy.host.run import Result, Runner
 from dibpy.tree.paths import make_dir
 
@@ -45,18 +43,12 @@ class Chroot:
     runs many commands can hold one session: ``with ctx.chroot.session(): ...``.
     """
 
-    def __init__(
-        self, root: Path, runner: Runner, host_env: Mapping[str, str], *, offline: bool = False
-    ) -> None:
+    def __init__(self, root: Path, runner: Runner, host_env: Mapping[str, str]) -> None:
         self.root = root
         self.runner = runner
         self.env = dict(CHROOT_ENV)
         self.env.update({k: host_env[k] for k in PASSED_THROUGH if host_env.get(k)})
         self._depth = 0
-        # Offline: commands run in a network namespace with only loopback (see dibpy.host.netns).
-        self.network = OfflineNetwork() if offline else None
-        if self.network is not None:
-            weakref.finalize(self, self.network.close)
 
     def run(
         self,
@@ -67,10 +59,7 @@ class Chroot:
         check: bool = True,
         env: Mapping[str, str] | None = None,
     ) -> Result:
-        """Run ``argv`` in the tree (``chroot ROOT argv``) with the chroot's environment;
-        offline, in a network namespace where only loopback is up."""
-        if self.network is not None:
-            self.network.open()
+        """Run ``argv`` in the tree (``chroot ROOT argv``) with the chroot's environment."""
         with self.session():
             return self.runner.run(
                 ["chroot", self.root, *argv],
@@ -78,7 +67,6 @@ class Chroot:
                 input=input,
                 capture=capture,
                 check=check,
-                preexec=self.network.enter if self.network is not None else None,
             )
 
     @contextmanager

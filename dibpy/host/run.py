@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -56,13 +56,11 @@ class Runner:
         input: str | None = None,
         capture: bool = False,
         check: bool = True,
-        preexec: Callable[[], None] | None = None,
     ) -> Result:
         """Run ``argv``; log its output line by line; raise CommandError on failure.
 
         With ``capture`` the standard output is returned instead of logged (standard error
-        is still logged and kept for the error message). ``preexec`` runs in the child just
-        before the program starts (to enter a namespace, say).
+        is still logged and kept for the error message).
         """
         if isinstance(argv, (str, bytes)):
             raise TypeError("Runner.run takes an argument list, never a shell string")
@@ -79,7 +77,6 @@ class Runner:
                 stderr=subprocess.PIPE if capture else subprocess.STDOUT,
                 text=True,
                 errors="replace",
-                preexec_fn=preexec,
             )
         except OSError as exc:
             raise CommandError(args, 127, f"cannot start {args[0]}: {exc.strerror}") from exc
