@@ -13,7 +13,6 @@ from dibpy import (
     setting,
 )
 from dibpy.author import in_root, map_names, parse_bool, write_file
-from dibpy.host.mounts import is_mounted
 
 DEPENDS = ["dib-init-system", "install-types", "pkg-map"]
 ENVIRONMENT = {"DIB_AVOID_PACKAGES_UPDATE": "0", "DIB_SKIP_BASE_PACKAGE_INSTALL": "0"}
@@ -21,6 +20,7 @@ PKG_MAP = {
     "default": {"iscsi_package": "open-iscsi"},
     "family": {"redhat": {"iscsi_package": "iscsi-initiator-utils"}},
 }
+CCACHE_TARGET = "tmp/ccache"
 # Releases whose software-properties-common DIB does not install.
 NO_SOFTWARE_PROPERTIES = ("testing", "trixie", "unstable", "stable")
 
@@ -46,19 +46,18 @@ class BaseSettings(ElementSettings):
 
 @root_hook(order=1)
 def ccache(ctx: BuildContext) -> None:
-    """Bind-mount the shared ccache directory at /tmp/ccache (unless already mounted);
-    the build releases it when the tree phases end."""
-    target = in_root(ctx.target_root, "tmp/ccache")
-    if is_mounted(target):
-        return
-    source = ctx.settings(BaseSettings).ccache_dir or ctx.image_cache / "ccache"
-    source.mkdir(parents=True, exist_ok=True)
+    """Mount the shared ccache directory (the image cache's ccache area, or DIB_CCACHE_DIR)
+    at /tmp/ccache; the build releases it when the tree phases end."""
     tmp = in_root(ctx.target_root, "tmp")
     if not tmp.exists():
         tmp.mkdir()
         tmp.chmod(0o1777)
-    target.mkdir(parents=True, exist_ok=True)
-    ctx.bind_mount(source, target)
+    own_dir = ctx.settings(BaseSettings).ccache_dir
+    if own_dir is None:
+        ctx.cache.mount(ctx.cache.area("ccache"), CCACHE_TARGET)
+    else:
+        own_dir.mkdir(parents=True, exist_ok=True)
+        ctx.mounts.bind(own_dir, CCACHE_TARGET)
 
 
 @pre_install_hook(order=3)

@@ -24,7 +24,6 @@ from dibpy import (
     setting,
 )
 from dibpy.author import AptDistroSettings, extract_root_image, in_root, parse_bool, write_file
-from dibpy.host.fetch import cache_lock
 
 DEPENDS = ["dpkg", "modprobe", "pkg-map", "sysprep"]
 ENVIRONMENT = {
@@ -88,12 +87,12 @@ def debootstrap_command(
     return argv
 
 
-def cache_file(ctx: BuildContext, distro: AptDistroSettings, argv: list[str]) -> Path:
-    """The cached tree for exactly this command line (the target path left out)."""
+def cache_entry(ctx: BuildContext, distro: AptDistroSettings, argv: list[str]) -> str:
+    """The name of the cached tree for exactly this command line (the target path left
+    out), an entry of the image cache's debootstrap area."""
     key_parts = [part for part in argv if part != str(ctx.target_root)]
     key = hashlib.sha256("\0".join(key_parts).encode()).hexdigest()[:12]
-    name = f"debootstrap-{distro.distro}-{distro.release}-{ctx.arch}-{key}.tar.zst"
-    return ctx.image_cache / name
+    return f"debootstrap-{distro.distro}-{distro.release}-{ctx.arch}-{key}.tar.zst"
 
 
 @root_hook(order=8)
@@ -103,8 +102,9 @@ def debootstrap(ctx: BuildContext) -> None:
     settings = ctx.settings(DebootstrapSettings)
     argv = debootstrap_command(ctx, distro, settings)
     use_cache = parse_bool("DIB_DEBOOTSTRAP_CACHE", settings.cache)
-    cached = cache_file(ctx, distro, argv)
-    with cache_lock(cached, timeout=LOCK_TIMEOUT):
+    area = ctx.cache.area("debootstrap")
+    entry = cache_entry(ctx, distro, argv)
+    with area.lock(entry, timeout=LOCK_TIMEOUT) as cached:
         if use_cache and cached.is_file():
             extract_root_image(cached, ctx.target_root, ctx.runner)
             return
@@ -116,7 +116,8 @@ def debootstrap(ctx: BuildContext) -> None:
         ctx.run(argv, env=ctx.proxies)
         _remove_apt_sources(ctx.target_root)
         if use_cache:
-            _save_tree(ctx, cached)
+            with area.placing(entry) as partial:
+                _save_tree(ctx, partial)
 
 
 def _remove_apt_sources(root: Path) -> None:
@@ -128,28 +129,23 @@ def _remove_apt_sources(root: Path) -> None:
             entry.unlink()
 
 
-def _save_tree(ctx: BuildContext, cached: Path) -> None:
-    partial = cached.with_name(f".{cached.name}.partial")
-    try:
-        ctx.run(
-            [
-                "tar",
-                "--numeric-owner",
-                "--xattrs",
-                "--xattrs-include=*",
-                "--one-file-system",
-                "--zstd",
-                "--exclude=./tmp/*",
-                "-C",
-                ctx.target_root,
-                "-cf",
-                partial,
-                ".",
-            ]
-        )
-        partial.replace(cached)
-    finally:
-        partial.unlink(missing_ok=True)
+def _save_tree(ctx: BuildContext, tarball: Path) -> None:
+    ctx.run(
+        [
+            "tar",
+            "--numeric-owner",
+            "--xattrs",
+            "--xattrs-include=*",
+            "--one-file-system",
+            "--zstd",
+            "--exclude=./tmp/*",
+            "-C",
+            ctx.target_root,
+            "-cf",
+            tarball,
+            ".",
+        ]
+    )
 
 
 @install_hook(order=10)

@@ -106,16 +106,12 @@ def block_daemons(ctx: BuildContext) -> None:
 
 @root_hook(order=50)
 def shared_apt_cache(ctx: BuildContext) -> None:
-    """Share downloaded .debs between builds: bind-mount <image cache>/apt/<distro> at
-    var/cache/apt/archives (DIB_APT_LOCAL_CACHE=0 turns it off)."""
+    """Share downloaded .debs between builds: mount the image cache's apt-archives area of
+    the distribution at var/cache/apt/archives (DIB_APT_LOCAL_CACHE=0 turns it off)."""
     settings = ctx.settings(DpkgSettings)
     if not parse_bool("DIB_APT_LOCAL_CACHE", settings.apt_local_cache):
         return
-    cache = ctx.image_cache / "apt" / settings.distro
-    cache.mkdir(parents=True, exist_ok=True)
-    archives = in_root(ctx.target_root, "var/cache/apt/archives")
-    archives.mkdir(parents=True, exist_ok=True)
-    ctx.bind_mount(cache, archives)
+    ctx.cache.mount(ctx.cache.area("apt-archives", settings.distro), apt.ARCHIVES)
 
 
 @root_hook(order=50)

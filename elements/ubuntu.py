@@ -16,7 +16,6 @@ from pydantic import model_validator
 
 from dibpy import BuildContext, ElementSettings, pre_install_hook, root_hook, setting
 from dibpy.author import extract_root_image, in_root
-from dibpy.host.fetch import cache_lock
 
 DEPENDS = ["cache-url", "cloud-init-datasources", "dkms", "dpkg", "ubuntu-common"]
 PROVIDES = ["operating-system"]
@@ -76,13 +75,13 @@ def cache_ubuntu_tarball(ctx: BuildContext) -> None:
         extract_root_image(settings.local_image, ctx.target_root, ctx.runner)
         return
     name = settings.image_file(ctx.arch)
-    image = ctx.image_cache / name
     url = f"{settings.cloud_images.rstrip('/')}/{name}"
-    sums = ctx.image_cache / f"SHA256SUMS.ubuntu.{settings.release}.{ctx.arch}"
-    # Held across extraction too, as DIB does: a concurrent build must not replace the
-    # image while this one unpacks it.
-    with cache_lock(image, timeout=LOCK_TIMEOUT):
-        ctx.fetcher.fetch_verified(url, image, settings.sha256sums, sums)
+    sums = f"SHA256SUMS.ubuntu.{settings.release}.{ctx.arch}"
+    # The lock is held across extraction too, as DIB does: a concurrent build must not
+    # replace the image while this one unpacks it.
+    with ctx.cache.area("cloud-images").verified(
+        url, name, sums_url=settings.sha256sums, sums_entry=sums, timeout=LOCK_TIMEOUT
+    ) as image:
         extract_root_image(image, ctx.target_root, ctx.runner)
 
 

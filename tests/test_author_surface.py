@@ -22,11 +22,6 @@ import dibpy
 import dibpy.author
 
 AUTHOR_MODULES = {"dibpy", "dibpy.author"}
-UNTIL_CACHE_OWNER = pytest.mark.xfail(
-    strict=True,
-    reason="elements take cache_lock and is_mounted from internals until ctx.cache and "
-    "ctx.mounts land (issue 11 items 2 and 5)",
-)
 
 
 def dibpy_imports(path: Path) -> list[tuple[int, str]]:
@@ -45,7 +40,6 @@ def dibpy_imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-@UNTIL_CACHE_OWNER
 def test_elements_and_examples_import_only_the_author_surface() -> None:
     files = sorted([*(REPO / "elements").rglob("*.py"), *(REPO / "examples").rglob("*.py")])
     assert len(files) > 25
@@ -119,7 +113,6 @@ MACHINERY = {
 }
 
 
-@UNTIL_CACHE_OWNER
 def test_planning_loads_no_build_machinery() -> None:
     loaded = loaded_after(
         "import dibpy\n"

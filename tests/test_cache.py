@@ -1,6 +1,6 @@
 """The image cache under real builds: a tiny custom OS element (``served-os``) fetches its
-root tarball the way elements/ubuntu.py does (``cache_lock`` + ``ctx.fetcher.fetch_verified``
-+ ``extract_root_image``) from an HTTP server on 127.0.0.1 that counts what it sends.
+root tarball the way elements/ubuntu.py does (``ctx.cache.area(...).verified(...)`` +
+``extract_root_image``) from an HTTP server on 127.0.0.1 that counts what it sends.
 
 * Four ``dibpy build`` processes at once on one cache: the tarball is downloaded once, all
   four succeed, and the cache holds the tarball, its sums and their locks, nothing else.
@@ -46,7 +46,6 @@ import dataclasses
 
 from dibpy import BuildContext, ElementSettings, install_hook, root_hook, setting
 from dibpy.tree.extract import extract_root_image
-from dibpy.host.fetch import cache_lock
 
 PROVIDES = ["operating-system"]
 
@@ -58,12 +57,16 @@ class Served(ElementSettings):
 @root_hook(order=10)
 def fetch_root(ctx: BuildContext) -> None:
     base = ctx.settings(Served).base
-    image = ctx.image_cache / "{TARBALL_NAME}"
-    sums = ctx.image_cache / "SHA256SUMS.served"
     # Short timeouts so that a stalled server fails the test quickly.
     fetcher = dataclasses.replace(ctx.fetcher, read_timeout=1.0, retries=1, backoff=0.1)
-    with cache_lock(image, timeout=120):
-        fetcher.fetch_verified(f"{{base}}/{TARBALL_NAME}", image, f"{{base}}/SHA256SUMS", sums)
+    with ctx.cache.area("cloud-images").verified(
+        f"{{base}}/{TARBALL_NAME}",
+        "{TARBALL_NAME}",
+        sums_url=f"{{base}}/SHA256SUMS",
+        sums_entry="SHA256SUMS.served",
+        timeout=120,
+        fetcher=fetcher,
+    ) as image:
         extract_root_image(image, ctx.target_root, ctx.runner)
 
 

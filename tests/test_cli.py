@@ -103,7 +103,7 @@ def test_plan_json(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"elements", "phases"}
+    assert set(data) == {"elements", "phases", "run_order"}
     assert sorted(data["elements"]) == UBUNTU_MINIMAL
     assert data["elements"][:3] == ["base", "vm", "ubuntu-minimal"]
     assert list(data["phases"]) == PHASE_NAMES

@@ -28,19 +28,21 @@ from werkzeug import Request, Response
 
 import dibpy.redact
 from dibpy.errors import BuildError
-from dibpy.host.fetch import (
+from dibpy.host.cache import LockTimeoutError, lock_file
+from dibpy.host.checksums import (
     ChecksumMismatchError,
+    expected_sha256,
+    fetch_verified,
+    sha256_file,
+)
+from dibpy.host.fetch import (
     Fetcher,
     FetchError,
     FetchOutcome,
-    LockTimeoutError,
     NotFoundError,
     OfflineError,
-    cache_lock,
-    expected_sha256,
     redact_url,
     remote_name,
-    sha256_file,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -449,12 +451,12 @@ def test_fetch_verified_good_path(httpserver: HTTPServer, tmp_path: Path) -> Non
     dest = tmp_path / "ubuntu-jammy-amd64.squashfs"
     sums_dest = tmp_path / "ubuntu-jammy-amd64.squashfs.SHA256SUMS"
 
-    assert FAST.fetch_verified(url, dest, sums_url, sums_dest) is FetchOutcome.DOWNLOADED
+    assert fetch_verified(FAST, url, dest, sums_url, sums_dest) is FetchOutcome.DOWNLOADED
     assert dest.read_bytes() == IMAGE
     assert image.full_bodies_sent == sums.full_bodies_sent == 1
 
     # A second build revalidates both and downloads nothing.
-    assert FAST.fetch_verified(url, dest, sums_url, sums_dest) is FetchOutcome.NOT_MODIFIED
+    assert fetch_verified(FAST, url, dest, sums_url, sums_dest) is FetchOutcome.NOT_MODIFIED
     assert image.full_bodies_sent == sums.full_bodies_sent == 1
 
 
@@ -475,7 +477,7 @@ def test_fetch_verified_stale_sums_are_refetched_with_cache_busting(
     sums_url = serve(httpserver, "/SHA256SUMS", sums)
     dest, sums_dest = tmp_path / name, tmp_path / "SHA256SUMS"
 
-    assert FAST.fetch_verified(url, dest, sums_url, sums_dest) is FetchOutcome.DOWNLOADED
+    assert fetch_verified(FAST, url, dest, sums_url, sums_dest) is FetchOutcome.DOWNLOADED
 
     assert [r.get("Cache-Control") for r in sums.requests] == [None, NO_CACHE]
     assert [r.get("Pragma") for r in sums.requests] == [None, NO_CACHE]
@@ -498,7 +500,7 @@ def test_fetch_verified_stale_image_is_refetched_with_cache_busting(
     sums_url = serve(httpserver, "/SHA256SUMS", sums)
     dest, sums_dest = tmp_path / name, tmp_path / "SHA256SUMS"
 
-    assert FAST.fetch_verified(url, dest, sums_url, sums_dest) is FetchOutcome.FORCED
+    assert fetch_verified(FAST, url, dest, sums_url, sums_dest) is FetchOutcome.FORCED
 
     assert [r.get("Cache-Control") for r in image.requests] == [None, NO_CACHE]
     assert dest.read_bytes() == IMAGE
@@ -515,7 +517,7 @@ def test_fetch_verified_permanent_mismatch_removes_the_image(
     dest, sums_dest = tmp_path / name, tmp_path / "SHA256SUMS"
 
     with pytest.raises(ChecksumMismatchError) as info:
-        FAST.fetch_verified(url, dest, sums_url, sums_dest)
+        fetch_verified(FAST, url, dest, sums_url, sums_dest)
 
     error = info.value
     message = str(error)
@@ -534,7 +536,7 @@ def test_fetch_verified_unlisted_file_is_an_error(httpserver: HTTPServer, tmp_pa
     sums_url = serve(httpserver, "/SHA256SUMS", Upstream(sums_for("jammy.img", IMAGE)))
     dest = tmp_path / "noble.img"
     with pytest.raises(ChecksumMismatchError, match=r"no SHA-256 line for noble\.img"):
-        FAST.fetch_verified(url, dest, sums_url, tmp_path / "SHA256SUMS")
+        fetch_verified(FAST, url, dest, sums_url, tmp_path / "SHA256SUMS")
     assert not dest.exists()
 
 
@@ -546,8 +548,12 @@ def test_fetch_verified_offline_uses_the_cache_unverified(
     dest.write_bytes(b"whatever was cached")
     fetcher = Fetcher(offline=True)
 
-    outcome = fetcher.fetch_verified(
-        httpserver.url_for("/noble.img"), dest, httpserver.url_for("/SHA256SUMS"), tmp_path / "S"
+    outcome = fetch_verified(
+        fetcher,
+        httpserver.url_for("/noble.img"),
+        dest,
+        httpserver.url_for("/SHA256SUMS"),
+        tmp_path / "S",
     )
 
     assert outcome is FetchOutcome.OFFLINE_CACHED
@@ -558,15 +564,15 @@ def test_fetch_verified_offline_uses_the_cache_unverified(
 # --- locking ------------------------------------------------------------------------------------
 
 
-def test_cache_lock_timeout_names_the_lock_file(tmp_path: Path) -> None:
+def test_lock_file_timeout_names_the_lock_file(tmp_path: Path) -> None:
     target = tmp_path / "img"
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import sys, pathlib\n"
-            "from dibpy.host.fetch import cache_lock\n"
-            "with cache_lock(pathlib.Path(sys.argv[1])):\n"
+            "from dibpy.host.cache import lock_file\n"
+            "with lock_file(pathlib.Path(sys.argv[1])):\n"
             "    print('held', flush=True)\n"
             "    sys.stdin.read()\n",
             str(target),
@@ -579,7 +585,7 @@ def test_cache_lock_timeout_names_the_lock_file(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         started = time.monotonic()
-        with pytest.raises(LockTimeoutError) as info, cache_lock(target, timeout=0.2):
+        with pytest.raises(LockTimeoutError) as info, lock_file(target, timeout=0.2):
             pass
         assert time.monotonic() - started < 2
         assert f"{target}.lock" in str(info.value)
@@ -588,18 +594,19 @@ def test_cache_lock_timeout_names_the_lock_file(tmp_path: Path) -> None:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(10)
-    with cache_lock(target, timeout=0.2) as lock_path:  # free again once the holder is gone
+    with lock_file(target, timeout=0.2) as lock_path:  # free again once the holder is gone
         assert lock_path == Path(f"{target}.lock")
 
 
 FETCH_UNDER_LOCK = textwrap.dedent(
     """
     import sys, pathlib
-    from dibpy.host.fetch import Fetcher, cache_lock
+    from dibpy.host.cache import lock_file
+    from dibpy.host.fetch import Fetcher
     url, dest = sys.argv[1], pathlib.Path(sys.argv[2])
     print("ready", flush=True)
     sys.stdin.readline()
-    with cache_lock(dest, timeout=30):
+    with lock_file(dest, timeout=30):
         print(Fetcher(backoff=0.01).fetch(url, dest).name, flush=True)
     """
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import make_element
@@ -87,7 +88,7 @@ def test_hooks_land_in_their_phase(tie_plan: Plan) -> None:
 
 def test_to_dict_shape(tie_plan: Plan) -> None:
     data = tie_plan.to_dict()
-    assert set(data) == {"elements", "phases"}
+    assert set(data) == {"elements", "phases", "run_order"}
     assert data["elements"] == ["test-os", "bravo", "alpha", "charlie"]
     assert list(data["phases"]) == PHASE_NAMES
     assert data["phases"]["extra-data"] == []
@@ -106,7 +107,57 @@ def test_to_dict_shape(tie_plan: Plan) -> None:
 
 def test_to_dict_of_a_plan_without_hooks_has_every_phase(element_dir: Path) -> None:
     data = plan_of(element_dir, "test-os").to_dict()
-    assert data == {"elements": ["test-os"], "phases": {name: [] for name in PHASE_NAMES}}
+    assert data["elements"] == ["test-os"]
+    assert data["phases"] == {name: [] for name in PHASE_NAMES}
+    assert [item["phase"] for item in data["run_order"] if "phase" in item] == PHASE_NAMES
+
+
+def driver_steps_between(data: dict[str, Any]) -> dict[str, list[str]]:
+    """``{phase the steps follow ("" for the start): [driver step names]}`` of a to_dict."""
+    found: dict[str, list[str]] = {"": []}
+    current = ""
+    for item in data["run_order"]:
+        if "phase" in item:
+            current = item["phase"]
+            found[current] = []
+        else:
+            assert set(item) == {"driver", "doc"} and item["doc"]
+            found[current].append(item["driver"])
+    return found
+
+
+def test_the_plan_lists_the_drivers_own_steps_in_run_order(tie_plan: Plan) -> None:
+    """Mounts, tidy and the image assembly are shown where the build does them."""
+    steps = driver_steps_between(tie_plan.to_dict())
+    assert steps[""] == ["hooks-tree", "chroot-mounts"]
+    assert steps["root"] == ["check-root", "host-resolver"]
+    assert steps["post-root"] == ["release-tree-mounts"]
+    assert steps["block-device"] == ["fstab"]
+    assert steps["cleanup"] == [
+        "release-all-mounts",
+        "restore-resolver",
+        "tidy",
+        "assemble-image",
+        "write-outputs",
+    ]
+    assert all(steps[name] == [] for name in ("extra-data", "install", "finalise"))
+
+
+def test_describe_shows_the_driver_steps_between_the_phases(tie_plan: Plan) -> None:
+    lines = tie_plan.describe().splitlines()
+    root, post_root = lines.index("root:"), lines.index("post-root:")
+    assert lines[1].split()[:3] == ["--", "(driver)", "hooks-tree"]
+    assert [line.split()[2] for line in lines[root:] if line.startswith("  --")][:2] == [
+        "check-root",
+        "host-resolver",
+    ]
+    after_post_root = lines[post_root + 1 : lines.index("block-device:")]
+    assert [line.split()[2] for line in after_post_root if line.startswith("  --")] == [
+        "release-tree-mounts"
+    ]
+    cleanup = lines.index("cleanup:")
+    tail = [line.split()[2] for line in lines[cleanup:] if line.startswith("  --")]
+    assert tail[2:4] == ["tidy", "assemble-image"]
 
 
 def test_phase_names_are_dibs() -> None:

@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dibpy.building.context import BuildContext
-from dibpy.host import mounts
-from dibpy.host.fetch import cache_lock
 from dibpy.tree.paths import in_root
 
 log = logging.getLogger("dibpy.apt")
@@ -55,21 +53,22 @@ INSTALLING_ACTIONS = ("install", "dist-upgrade", "upgrade")  # may bring a new k
 
 
 APT_LOCK_TIMEOUT = 3600.0
+ARCHIVES = "var/cache/apt/archives"  # where apt keeps the .debs it downloads
 
 
 @contextmanager
 def shared_archives_lock(ctx: BuildContext) -> Iterator[None]:
-    """Builds that share the apt archive cache (DIB_APT_LOCAL_CACHE: ``<image
-    cache>/apt/<distro>`` bind-mounted at var/cache/apt/archives) run apt-get in turn: apt
-    refuses at once ("Could not get lock .../archives/lock") while another build's apt
-    holds the directory. The lock is ``dibpy-apt.lock`` in the shared directory; a build
-    waits up to an hour for it."""
-    archives = in_root(ctx.target_root, "var/cache/apt/archives")
-    if not mounts.is_mounted(archives):
+    """Builds that share an apt archive cache (an image cache area the dpkg element mounts
+    at var/cache/apt/archives, DIB_APT_LOCAL_CACHE) run apt-get in turn: apt refuses at
+    once ("Could not get lock .../archives/lock") while another build's apt holds the
+    directory. The lock is the area's ``dibpy-apt`` entry lock; a build waits up to an hour
+    for it."""
+    shared = ctx.cache.mounted_at(ARCHIVES)
+    if shared is None:
         yield
         return
     doing = "running apt-get with the shared apt cache"
-    with cache_lock(archives / "dibpy-apt", timeout=APT_LOCK_TIMEOUT, doing=doing):
+    with shared.lock("dibpy-apt", timeout=APT_LOCK_TIMEOUT, doing=doing):
         yield
 
 

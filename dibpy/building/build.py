@@ -25,7 +25,7 @@ from dibpy.config.settings import ElementSettings, read_settings
 from dibpy.elements import Hook
 from dibpy.errors import BuildError, BuildInterrupted, DibError, HookError
 from dibpy.host import tools as hosttools
-from dibpy.host.fetch import sha256_file
+from dibpy.host.checksums import sha256_file
 from dibpy.host.run import Runner
 from dibpy.host.workspace import Workspace, use_tmpfs
 from dibpy.legacy import environment, hooktree
@@ -33,6 +33,7 @@ from dibpy.outputs import formats as outputs
 from dibpy.outputs import manifest
 from dibpy.phases import PHASES, Phase
 from dibpy.planning.plan import Plan
+from dibpy.planning.steps import DriverStep, steps_after
 from dibpy.tree import tidy as tree
 
 log = logging.getLogger("dibpy.build")
@@ -236,16 +237,10 @@ class Build:
     ) -> None:
         stop_after = self.config.stop_after
         try:
-            hooktree.assemble(self.plan.element_set.elements, ctx.hooks_path)
+            self._driver_steps(None, ctx, workspace, destinations)
             for phase in PHASES[: PHASES.index(Phase.CLEANUP)]:
                 self._run_phase(phase, ctx)
-                if phase is Phase.ROOT:
-                    tree.check_root_deployed(ctx.target_root)
-                    tree.use_host_resolver(ctx.target_root)
-                if phase is Phase.POST_ROOT:
-                    workspace.release_tree_mounts()
-                if phase is Phase.BLOCK_DEVICE and self.block_device is not None:
-                    diskimage.write_fstab(ctx.target_root, self.block_device)
+                self._driver_steps(phase, ctx, workspace, destinations)
                 if phase is stop_after:
                     log.info("Stopped after the %s phase as asked.", phase)
                     self.result.manifest = self._manifest(ctx, [])
@@ -257,7 +252,7 @@ class Build:
         self._run_phase(Phase.CLEANUP, ctx)
         before = outputs.identities(outputs.with_sidecars(list(destinations.values())))
         try:
-            self._write_outputs(ctx, workspace, destinations)
+            self._driver_steps(Phase.CLEANUP, ctx, workspace, destinations)
         except BaseException as exc:
             with _signals_deferred():  # a failed build leaves no output, whole or partial
                 for path in outputs.remove_changed(before):
@@ -269,25 +264,68 @@ class Build:
                 ) from exc
             raise
 
-    def _write_outputs(
-        self, ctx: BuildContext, workspace: Workspace, destinations: dict[str, Path]
+    def _driver_steps(
+        self,
+        after: Phase | None,
+        ctx: BuildContext,
+        workspace: Workspace,
+        destinations: dict[str, Path],
     ) -> None:
-        """Release the tree, tidy it, make the disk and write every output format."""
-        workspace.release_all_tree_mounts()
-        tree.restore_resolver(ctx.target_root)
-        tree.tidy(ctx.target_root)
+        """Run the driver's own steps that follow ``after``, as the plan lists them."""
+        for step in steps_after(after):
+            log.debug("Driver step %s", step.name)
+            self._driver_step(step, ctx, workspace, destinations)
+
+    def _driver_step(
+        self,
+        step: DriverStep,
+        ctx: BuildContext,
+        workspace: Workspace,
+        destinations: dict[str, Path],
+    ) -> None:
+        root = ctx.target_root
+        raw = workspace.build_dir / "image.raw"
+        match step.name:
+            case "hooks-tree":
+                hooktree.assemble(self.plan.element_set.elements, ctx.hooks_path)
+            case "chroot-mounts":
+                pass  # each chroot command mounts them for itself: see Chroot.session
+            case "check-root":
+                tree.check_root_deployed(root)
+            case "host-resolver":
+                tree.use_host_resolver(root)
+            case "release-tree-mounts":
+                workspace.release_tree_mounts()
+            case "fstab":
+                if self.block_device is not None:
+                    diskimage.write_fstab(root, self.block_device)
+            case "release-all-mounts":
+                workspace.release_tree_mounts(leftovers=True)
+            case "restore-resolver":
+                tree.restore_resolver(root)
+            case "tidy":
+                tree.tidy(root)
+            case "assemble-image":
+                if self.block_device is not None:
+                    diskimage.make_disk(
+                        root,
+                        self.block_device,
+                        raw,
+                        self.runner,
+                        ctx.disk,
+                        image_size_gb=self.config.image_size_gb,
+                        extra_size_mb=self.config.image_extra_size_mb,
+                    )
+            case "write-outputs":
+                self._write_outputs(ctx, raw, destinations)
+            case _:
+                raise BuildError(f"The driver has no step {step.name!r}.")
+
+    def _write_outputs(self, ctx: BuildContext, raw: Path, destinations: dict[str, Path]) -> None:
+        """Write every output format (from the disk ``raw`` when the build makes one, and from
+        the tree), their checksums and the manifest."""
         written = []
         if self.block_device is not None:
-            raw = workspace.build_dir / "image.raw"
-            diskimage.make_disk(
-                ctx.target_root,
-                self.block_device,
-                raw,
-                self.runner,
-                ctx.disk,
-                image_size_gb=self.config.image_size_gb,
-                extra_size_mb=self.config.image_extra_size_mb,
-            )
             options = outputs.OutputOptions(self.config.compress, self.config.qemu_img_options)
             written += outputs.write_disk_outputs(raw, destinations, self.runner, options)
             raw.unlink()

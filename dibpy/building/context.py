@@ -17,8 +17,10 @@ from dibpy.phases import Phase
 # machinery a running build uses (chroot, HTTP, the workspace) is imported when used, so
 # that planning loads none of it.
 if TYPE_CHECKING:
+    from dibpy.host.cache import ImageCache
     from dibpy.host.chroot import Chroot
     from dibpy.host.fetch import Fetcher, ProgressCallback
+    from dibpy.host.mounts import TreeMounts
     from dibpy.host.run import Result, Runner
     from dibpy.host.workspace import Workspace
 
@@ -32,7 +34,7 @@ class BuildContext(BaseModel):
 
     - ``arch`` (ARCH), ``image_name`` (IMAGE_NAME), ``elements`` (IMAGE_ELEMENT)
     - ``build_dir`` (TMP_BUILD_DIR), ``target_root`` (TARGET_ROOT / TMP_MOUNT_PATH)
-    - ``image_cache`` (DIB_IMAGE_CACHE), ``offline`` (DIB_OFFLINE),
+    - ``image_cache`` (DIB_IMAGE_CACHE; use it through ``cache``), ``offline`` (DIB_OFFLINE),
       ``debug_trace`` (DIB_DEBUG_TRACE)
     - ``packages``: the extra packages asked for with ``-p``
     - ``element_dirs``: where each element of the build lives (IMAGE_ELEMENT_YAML)
@@ -56,6 +58,7 @@ class BuildContext(BaseModel):
     _workspace: Workspace = PrivateAttr()
     _runner: Runner = PrivateAttr()
     _chroot: Chroot = PrivateAttr()
+    _cache: ImageCache = PrivateAttr()
     _modules: dict[str, ModuleType] = PrivateAttr(default_factory=dict)
     _disk: DiskSteps = PrivateAttr(default_factory=DiskSteps)
     _settings: dict[type[ElementSettings], ElementSettings] = PrivateAttr(default_factory=dict)
@@ -70,6 +73,7 @@ class BuildContext(BaseModel):
         on_download: ProgressCallback | None = None,
         **fields: Any,
     ) -> BuildContext:
+        from dibpy.host.cache import ImageCache
         from dibpy.host.chroot import Chroot
 
         ctx = cls(build_dir=workspace.build_dir, **fields)
@@ -77,7 +81,13 @@ class BuildContext(BaseModel):
         ctx._on_download = on_download
         ctx._workspace = workspace
         ctx._runner = workspace.runner
-        ctx._chroot = Chroot(ctx.target_root, workspace.runner, ctx.env)
+        ctx._chroot = Chroot(
+            ctx.target_root,
+            workspace.runner,
+            ctx.env,
+            mounts=workspace.mounts,
+        )
+        ctx._cache = ImageCache(ctx.image_cache, fetcher=ctx.fetcher, mounts=workspace.mounts)
         return ctx
 
     @property
@@ -97,6 +107,18 @@ class BuildContext(BaseModel):
     def chroot(self) -> Chroot:
         """Run commands inside the tree: ``ctx.chroot.run(["apt-get", "update"])``."""
         return self._chroot
+
+    @property
+    def cache(self) -> ImageCache:
+        """The image cache: ``ctx.cache.area("ccache")``, its locks, verified downloads and
+        shared mounts into the tree (see ``dibpy.host.cache``)."""
+        return self._cache
+
+    @property
+    def mounts(self) -> TreeMounts:
+        """Mounts into the tree, released by the build: ``ctx.mounts.bind(src, "tmp/x")``
+        (the target resolved inside the tree; see ``dibpy.host.mounts.TreeMounts``)."""
+        return self._workspace.mounts
 
     @property
     def proxies(self) -> dict[str, str]:
@@ -154,10 +176,6 @@ class BuildContext(BaseModel):
         return self._runner.run(
             argv, cwd=cwd, env=full_env, input=input, capture=capture, check=check
         )
-
-    def bind_mount(self, source: Path, target: Path) -> None:
-        """Bind-mount ``source`` into the tree; released when the tree phases end."""
-        self._workspace.bind_mount(source, target)
 
     def element_data(self, attribute: str) -> dict[str, Any]:
         """``{element: value}`` of a module attribute (``PACKAGES``, ``PKG_MAP``, ...) for

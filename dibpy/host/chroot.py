@@ -8,12 +8,11 @@ import os
 import signal
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
-from dibpy.host import mounts
+from dibpy.host.mounts import TreeMounts
 from dibpy.host.run import Result, Runner
-from dibpy.tree.paths import make_dir
 
 log = logging.getLogger("dibpy.host.chroot")
 
@@ -43,9 +42,17 @@ class Chroot:
     runs many commands can hold one session: ``with ctx.chroot.session(): ...``.
     """
 
-    def __init__(self, root: Path, runner: Runner, host_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        runner: Runner,
+        host_env: Mapping[str, str],
+        *,
+        mounts: TreeMounts | None = None,
+    ) -> None:
         self.root = root
         self.runner = runner
+        self.mounts = mounts or TreeMounts(runner, root)
         self.env = dict(CHROOT_ENV)
         self.env.update({k: host_env[k] for k in PASSED_THROUGH if host_env.get(k)})
         self._depth = 0
@@ -81,24 +88,20 @@ class Chroot:
             finally:
                 self._depth -= 1
             return
-        with ExitStack() as stack:
-            for source, target, fstype, options, bind in (
-                ("proc", "proc", "proc", (), False),
-                ("sysfs", "sys", "sysfs", ("ro",), False),
-                ("/dev", "dev", None, (), True),
-                ("/dev/pts", "dev/pts", None, (), True),
+        with self.mounts.scope() as scope:
+            for source, target, fstype, options in (
+                ("proc", "proc", "proc", ()),
+                ("sysfs", "sys", "sysfs", ("ro",)),
             ):
-                # The directory the chroot sees as /proc (/sys, ...): a symlink on the way
-                # is followed inside the tree, never on the host.
-                where = make_dir(self.root, target)
-                mounts.mount(self.runner, source, where, fstype=fstype, options=options, bind=bind)
-                stack.callback(mounts.unmount, self.runner, where)
-            stack.callback(self.kill_leftovers)  # runs first: nothing may hold the mounts
+                scope.mount(source, target, fstype=fstype, options=options)
+            scope.bind(Path("/dev"), "dev")
+            scope.bind(Path("/dev/pts"), "dev/pts")
             self._depth = 1
             try:
                 yield
             finally:
                 self._depth = 0
+                self.kill_leftovers()  # first: nothing may hold the mounts
 
     def kill_leftovers(self) -> list[int]:
         """Kill every process whose root is this tree (a daemon a package started, say)."""

@@ -1,14 +1,15 @@
-"""Downloads into the image cache: DIB's ``cache-url`` plus its checksum and lock logic.
+"""HTTP (and ``file://``) downloads: DIB's ``cache-url``.
 
-Every element that needs a file from the network goes through :class:`Fetcher`:
+Every download of dibpy goes through :class:`Fetcher`:
 
 * ``fetch`` keeps a cached copy fresh with a conditional GET (``If-Modified-Since``), retries
   transient failures with exponential back-off, and places the file atomically, so the cache
   never holds a partial download, whatever goes wrong (even Ctrl-C);
-* ``fetch_verified`` is the Ubuntu cloud-image flow of DIB's ``10-cache-ubuntu-tarball``:
-  fetch ``SHA256SUMS`` and the image, verify, and on a mismatch bust upstream caches before
-  giving up;
-* ``cache_lock`` serialises builds that share one cache entry.
+* ``force`` busts upstream caches (``dibpy.host.checksums`` uses it when a download does
+  not match its published SHA-256).
+
+Where a download goes in the image cache, and the locks around it, are the business of
+:mod:`dibpy.host.cache`, whose areas use this module for the HTTP.
 
 Proxies come only from the :class:`Fetcher` fields (the build decides them once); the
 process environment (``http_proxy``, ``SSL_CERT_FILE`` ...) is never read here.
@@ -18,17 +19,14 @@ from __future__ import annotations
 
 import email.utils
 import enum
-import errno
-import hashlib
 import ipaddress
 import logging
 import os
-import re
 import ssl
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -36,7 +34,6 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-import filelock
 import httpx
 
 from dibpy.errors import BuildError, SettingsError
@@ -45,9 +42,6 @@ from dibpy.redact import redact_url
 log = logging.getLogger("dibpy.host.fetch")
 
 CHUNK_SIZE = 1 << 16
-LOCK_TIMEOUT = 1200.0
-"""Seconds to wait for another build's download of the same file, as DIB's ``flock -w 1200``."""
-
 ProgressCallback = Callable[[str, int, int | None], None]
 
 
@@ -64,38 +58,6 @@ class FetchError(BuildError):
 
 class NotFoundError(FetchError):
     """The server (or the file system, for ``file://``) has no such file."""
-
-
-class ChecksumMismatchError(FetchError):
-    """A file does not match its published SHA-256, or the sums file does not list it."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: Path,
-        expected: str | None = None,
-        actual: str | None = None,
-        url: str | None = None,
-    ) -> None:
-        super().__init__(message, url=url)
-        self.path = path
-        self.expected = expected
-        self.actual = actual
-
-
-class LockTimeoutError(FetchError):
-    """Another process held a cache lock for longer than we were willing to wait."""
-
-    def __init__(self, lock_path: Path, timeout: float) -> None:
-        super().__init__(
-            f"Gave up after waiting {timeout:g} seconds for the cache lock {lock_path}: another "
-            "build is still downloading or unpacking the same file. Wait for it to finish and "
-            "try again; if no other build is running, a stale process may hold the lock "
-            f"(check with `fuser {lock_path}`)."
-        )
-        self.lock_path = lock_path
-        self.timeout = timeout
 
 
 class OfflineError(FetchError):
@@ -140,94 +102,6 @@ def remote_name(url: str) -> str:
             url=redact_url(url),
         )
     return name
-
-
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file's contents, as lower-case hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-_GNU_LINE = re.compile(r"^(?P<hex>[0-9a-fA-F]{64}) [ *](?P<name>.+)$")
-_BSD_LINE = re.compile(r"^SHA256 \((?P<name>.+)\) = (?P<hex>[0-9a-fA-F]{64})$")
-
-
-def expected_sha256(sums_file: Path, filename: str) -> str:
-    """The hash ``sums_file`` lists for ``filename``.
-
-    Understands ``sha256sum`` output (``HEX  name`` and the binary-mode ``HEX *name``) and the
-    BSD form ``SHA256 (name) = HEX``; a leading ``./`` on names is ignored.
-    """
-    try:
-        text = sums_file.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ChecksumMismatchError(
-            f"Cannot read the checksum file {sums_file}: {exc.strerror or exc}. Delete it from "
-            "the image cache and run the build again to download it afresh.",
-            path=sums_file,
-        ) from exc
-    wanted = filename.removeprefix("./")
-    for line in text.splitlines():
-        match = _GNU_LINE.match(line.rstrip("\r")) or _BSD_LINE.match(line.rstrip("\r"))
-        if match and match["name"].removeprefix("./") == wanted:
-            return match["hex"].lower()
-    raise ChecksumMismatchError(
-        f"The checksum file {sums_file} has no SHA-256 line for {filename}, so the file cannot "
-        "be verified. The mirror may be part-way through an update (try again later), or the "
-        "file name or release may be wrong.",
-        path=sums_file,
-    )
-
-
-@contextmanager
-def cache_lock(
-    path: Path, timeout: float = LOCK_TIMEOUT, *, doing: str | None = None
-) -> Iterator[Path]:
-    """Hold ``{path}.lock`` (an exclusive ``flock``) for the block; yields the lock's path.
-
-    Builds that download, verify or unpack the same cache entry take this around the whole job,
-    so that one downloads while the others wait and then find a fresh cache. Raises
-    :class:`LockTimeoutError` after ``timeout`` seconds. ``doing`` says, while waiting, what
-    the other build is doing (default: fetching ``path``).
-    """
-    lock_path = Path(f"{path}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(lock_path)
-    try:
-        _acquire(lock, 0)
-    except filelock.Timeout:
-        what = doing or f"fetching {path}"
-        log.info("Waiting up to %gs for %s: another build is %s", timeout, lock_path, what)
-        started = time.monotonic()
-        try:
-            _acquire(lock, timeout)
-        except filelock.Timeout as exc:
-            raise LockTimeoutError(lock_path, timeout) from exc
-        log.info("Got %s after %.1fs", lock_path, time.monotonic() - started)
-    try:
-        yield lock_path
-    finally:
-        lock.release()
-
-
-def _acquire(lock: filelock.BaseFileLock, timeout: float) -> None:
-    """``lock.acquire``; a lock file that is a symbolic link is refused, not followed."""
-    lock_path = Path(lock.lock_file)
-    try:
-        lock.acquire(timeout=timeout)
-    except filelock.Timeout:
-        raise
-    except OSError as exc:
-        if exc.errno != errno.ELOOP and not lock_path.is_symlink():
-            raise
-        raise FetchError(
-            f"The cache lock {lock_path} is a symbolic link (to {os.readlink(lock_path)}); "
-            "dibpy does not follow links planted in the image cache. Remove the link (and "
-            "check who can write to the cache directory), then run the build again."
-        ) from None
 
 
 class _PartFile:
@@ -366,87 +240,6 @@ class Fetcher:
             f"Cannot download {shown}: only http://, https:// and file:// URLs are supported. "
             "Check the URL (or the DIB_* setting it came from).",
             url=shown,
-        )
-
-    def fetch_verified(self, url: str, dest: Path, sums_url: str, sums_dest: Path) -> FetchOutcome:
-        """Fetch ``url`` to ``dest`` and check it against its line in ``sums_url``.
-
-        The sums file is looked up by the remote file name (the last path segment of ``url``),
-        not by ``dest.name``. On a mismatch the sums file and then the file itself are fetched
-        again with ``force=True``, since a stale proxy cache is the usual cause (as DIB does).
-        If that still fails, ``dest`` is deleted, so that the next build cannot take it for a
-        good copy, and :class:`ChecksumMismatchError` is raised.
-
-        Offline with ``dest`` cached, ``dest`` is used as it is, unverified.
-
-        This takes no lock: the caller holds :func:`cache_lock` on ``dest`` around it and
-        around whatever it does with the file (e.g. unpacking), so that no other build replaces
-        the file in between.
-        """
-        if self.offline and dest.is_file():
-            log.warning(
-                "Not checking freshness or checksum of cached %s (offline); using it as it is",
-                dest,
-            )
-            return FetchOutcome.OFFLINE_CACHED
-        name = remote_name(url)
-        shown_sums = redact_url(sums_url)
-        self.fetch(sums_url, sums_dest)
-        outcome = self.fetch(url, dest)
-        problem = self._verify(dest, sums_dest, name, shown_sums)
-        if problem is None:
-            return outcome
-        log.warning(
-            "%s; an upstream cache may have served a stale copy. Fetching %s again, having "
-            "forced upstream caches to revalidate",
-            problem,
-            shown_sums,
-        )
-        self.fetch(sums_url, sums_dest, force=True)
-        problem = self._verify(dest, sums_dest, name, shown_sums)
-        if problem is None:
-            return outcome
-        log.warning(
-            "%s; fetching %s again, having forced upstream caches to revalidate",
-            problem,
-            redact_url(url),
-        )
-        outcome = self.fetch(url, dest, force=True)
-        problem = self._verify(dest, sums_dest, name, shown_sums)
-        if problem is None:
-            return outcome
-        dest.unlink(missing_ok=True)
-        raise problem
-
-    # --- verification ---
-
-    @staticmethod
-    def _verify(
-        dest: Path, sums_dest: Path, name: str, shown_sums: str
-    ) -> ChecksumMismatchError | None:
-        actual = sha256_file(dest)
-        try:
-            expected = expected_sha256(sums_dest, name)
-        except ChecksumMismatchError as exc:
-            return ChecksumMismatchError(
-                f"{exc} The sums were downloaded from {shown_sums}; {dest} was removed from the "
-                "image cache.",
-                path=dest,
-                actual=actual,
-                url=shown_sums,
-            )
-        if actual == expected:
-            log.info("Verified %s: SHA-256 %s as listed in %s", dest, actual, shown_sums)
-            return None
-        return ChecksumMismatchError(
-            f"The SHA-256 of {dest} ({name}) is {actual}, but {shown_sums} lists {expected}. "
-            "This held even after forcing upstream caches to revalidate both files, so "
-            f"{dest} was removed from the image cache. The mirror may be part-way through an "
-            "update or serving a corrupt file: try again later or use another mirror.",
-            path=dest,
-            expected=expected,
-            actual=actual,
-            url=shown_sums,
         )
 
     # --- file:// ---
@@ -715,17 +508,11 @@ def _content_length(response: httpx.Response) -> int | None:
 
 
 __all__ = [
-    "LOCK_TIMEOUT",
-    "ChecksumMismatchError",
     "FetchError",
     "FetchOutcome",
     "Fetcher",
-    "LockTimeoutError",
     "NotFoundError",
     "OfflineError",
-    "cache_lock",
-    "expected_sha256",
     "redact_url",
     "remote_name",
-    "sha256_file",
 ]

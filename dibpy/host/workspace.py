@@ -6,8 +6,6 @@ import errno
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
-from contextlib import ExitStack
 from pathlib import Path
 
 from dibpy.errors import BuildError, BuildInterrupted, InputError
@@ -23,9 +21,10 @@ NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device": commands run 
 class Workspace:
     """Owns ``build_dir``. Paths inside it are derived, never stored twice.
 
-    Mounts into the tree (bind mounts of caches) are held until the tree phases end and are
-    released then, before the tree is turned into an image; ``close`` releases anything
-    still held and removes the directory, but never while something is mounted below it.
+    ``mounts`` owns the mounts in the tree (bind mounts of caches, the chroot's API file
+    systems); the build releases them when the tree phases end, before the tree is turned
+    into an image; ``close`` releases anything still held and removes the directory, but
+    never while something is mounted below it.
 
     With ``tmpfs`` the build directory is a tmpfs, as DIB's is when the machine has the
     memory (``use_tmpfs``): package installs never wait for the disk, and removing the
@@ -51,7 +50,6 @@ class Workspace:
                 "at a writable directory."
             ) from None
         self.runner = runner
-        self._tree_mounts = ExitStack()
         self.tmpfs = tmpfs
         self.tmpfs_size = tmpfs_size
         if tmpfs:
@@ -62,6 +60,7 @@ class Workspace:
                 self.build_dir.rmdir()
                 raise
         self.target_root.mkdir(mode=0o755)
+        self.mounts = mounts.TreeMounts(runner, self.target_root)
 
     @property
     def target_root(self) -> Path:
@@ -71,35 +70,22 @@ class Workspace:
     def outputs_dir(self) -> Path:
         return self.build_dir / "out"
 
-    def bind_mount(self, source: Path, target: Path, options: Sequence[str] = ()) -> None:
-        """Bind-mount ``source`` at ``target`` in the tree until the tree phases end."""
-        mounts.mount(self.runner, source, target, bind=True, options=options)
-        self._tree_mounts.callback(mounts.unmount, self.runner, target)
-
-    def release_tree_mounts(self) -> None:
-        self._tree_mounts.close()
-
-    def release_all_tree_mounts(self) -> None:
-        """Release the tree's mounts, also those a hook made without registering them, once
-        nothing runs in the tree any more."""
-        kill_processes_in(self.target_root)
-        self.release_tree_mounts()
-        for leftover in mounts.mounts_under(self.target_root):
-            log.warning("Unmounting %s, which a hook left mounted", leftover)
-            mounts.unmount(self.runner, leftover)
+    def release_tree_mounts(self, *, leftovers: bool = False) -> None:
+        """Release the tree's mounts (see :meth:`TreeMounts.release`); with ``leftovers``,
+        first kill what still runs in the tree, so nothing holds them."""
+        if leftovers:
+            kill_processes_in(self.target_root)
+        self.mounts.release(leftovers=leftovers)
 
     def close(self, *, remove: bool) -> None:
         """Kill what still runs in the build directory (a process a hook started outside a
         chroot session), release every mount, then remove the directory if asked."""
         kill_processes_in(self.build_dir)
         try:
-            self.release_tree_mounts()
+            self.mounts.release(leftovers=True)
         finally:
-            for leftover in mounts.mounts_under(self.build_dir):
-                if leftover == self.build_dir.resolve() and self.tmpfs:
-                    continue  # our own tmpfs: unmounted below, once it is to go
-                log.warning("Unmounting %s, which a hook left mounted", leftover)
-                mounts.unmount(self.runner, leftover)
+            keep = self.build_dir if self.tmpfs else None  # our tmpfs: unmounted below
+            mounts.unmount_all_under(self.runner, self.build_dir, keep=keep)
         if self.tmpfs and remove:
             mounts.unmount(self.runner, self.build_dir)
         if mounts.mounts_under(self.build_dir):

@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -22,9 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 import yaml
 
 from dibpy.errors import BuildError, CommandError
-from dibpy.host import mounts
 from dibpy.phases import Phase
-from dibpy.tree.paths import in_root
 
 if TYPE_CHECKING:
     from dibpy.building.context import BuildContext
@@ -218,16 +216,10 @@ def _tail(exc: CommandError) -> str:
 @contextmanager
 def hooks_in_target(ctx: BuildContext) -> Iterator[None]:
     """The hooks tree bind-mounted read-only at /tmp/in_target.d while a hook runs."""
-    target = in_root(ctx.target_root, IN_TARGET)
-    runner = ctx.runner
-    target.mkdir(parents=True, exist_ok=True)
-    mounts.mount(runner, ctx.hooks_path, target, bind=True)
-    try:
-        mounts.mount(runner, "none", target, options=("remount", "ro", "bind"))
+    with ExitStack() as removal, ctx.mounts.scope() as scope:
+        target = scope.bind(ctx.hooks_path, IN_TARGET, read_only=True)
+        removal.callback(target.rmdir)  # once it is unmounted
         yield
-    finally:
-        mounts.unmount(runner, target)
-        target.rmdir()
 
 
 def install_driver(hooks: Path) -> None:

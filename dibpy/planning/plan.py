@@ -1,4 +1,5 @@
-"""The plan: every phase with its hooks in run order (pure and printable)."""
+"""The plan: every phase with its hooks in run order, and the driver's own steps between
+the phases (pure and printable)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from dibpy.elements import ElementSet, Hook
 from dibpy.legacy.hooktree import check_duplicate_scripts
 from dibpy.phases import PHASES, Phase
+from dibpy.planning.steps import DriverStep, steps_after
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,17 @@ class Plan:
         merged.update({k: v for k, v in env.items() if v != ""})
         return merged
 
+    def run_order(self) -> list[Phase | DriverStep]:
+        """Everything the build does, in order: each phase (its hooks in ``phases``) and the
+        driver's own steps between them."""
+        order: list[Phase | DriverStep] = [*steps_after(None)]
+        for phase in PHASES:
+            order += [phase, *steps_after(phase)]
+        return order
+
     def to_dict(self) -> dict[str, Any]:
-        """The shape ``dibpy plan --json`` prints: every phase key present."""
+        """The shape ``dibpy plan --json`` prints: every phase key present, and ``run_order``
+        listing phases and the driver's steps as the build runs them."""
         return {
             "elements": list(self.elements),
             "phases": {
@@ -61,12 +72,22 @@ class Plan:
                 ]
                 for phase in PHASES
             },
+            "run_order": [
+                {"phase": item.value}
+                if isinstance(item, Phase)
+                else {"driver": item.name, "doc": item.doc}
+                for item in self.run_order()
+            ],
         }
 
     def describe(self) -> str:
-        """A readable listing: each phase, then order, element, hook and its doc line."""
+        """A readable listing: each phase, then order, element, hook and its doc line; the
+        driver's own steps between the phases, marked ``driver``."""
         lines = [f"Elements: {' '.join(self.elements)}"]
-        for phase in PHASES:
+        for phase in self.run_order():
+            if isinstance(phase, DriverStep):
+                lines.append(f"  --  {'(driver)':<22} {phase.name}  {phase.doc}")
+                continue
             lines.append(f"{phase.value}:")
             hooks = self.phases[phase]
             if not hooks:

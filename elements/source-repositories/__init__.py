@@ -60,7 +60,6 @@ from __future__ import annotations
 import logging
 
 from dibpy import BuildContext, ElementSettings, Phase, extra_data_hook, setting
-from dibpy.host.fetch import cache_lock
 
 from .fetching import CACHE_AREA, Fetcher, cache_name, rebase_git_location
 from .repositories import (
@@ -142,9 +141,8 @@ def source_repositories(ctx: BuildContext) -> None:
     repositories = [repo for repo in parsed if wanted(repo, env)]
     if not repositories:
         return
-    cache = ctx.image_cache / CACHE_AREA
-    cache.mkdir(parents=True, exist_ok=True)
-    with cache_lock(cache / "repositories", LOCK_TIMEOUT, doing="fetching source repositories"):
+    cache = ctx.cache.area(CACHE_AREA)
+    with cache.lock("repositories", timeout=LOCK_TIMEOUT, doing="fetching source repositories"):
         for number, repository in enumerate(repositories, 1):
             log.info("(%04d / %04d) %s", number, len(repositories), repository.name)
             fetcher.place(repository)
@@ -159,7 +157,7 @@ def repository_environment(ctx: BuildContext) -> dict[str, str]:
     for name, value in {
         "ARCH": ctx.arch,
         "IMAGE_NAME": ctx.image_name,
-        "DIB_IMAGE_CACHE": str(ctx.image_cache),
+        "DIB_IMAGE_CACHE": str(ctx.cache.root),
         "TMP_MOUNT_PATH": str(ctx.target_root),
         "TMP_HOOKS_PATH": str(ctx.hooks_path),
         "DIB_OFFLINE": "1" if ctx.offline else "",

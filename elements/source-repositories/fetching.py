@@ -55,10 +55,13 @@ class Fetcher:
         self.ctx = ctx
         self.git_base = git_base
         self.manifest_dir = manifest_dir
-        self.cache = ctx.image_cache / CACHE_AREA
         self.placed: dict[str, tuple[str, str, str]] = {}
         self.destinations: list[str] = []
         self.manifest: list[str] = []
+
+    def cache_entry(self, name: str) -> Path:
+        """An entry of the image cache's source-repositories area (made on first use)."""
+        return self.ctx.cache.area(CACHE_AREA).entry(name)
 
     def place(self, repository: Repository) -> None:
         getattr(self, f"place_{repository.type}")(repository)
@@ -73,7 +76,7 @@ class Fetcher:
             if rebased != location:
                 log.info("Transformed %s to %s", location, rebased)
             location = rebased
-        cache = self.cache / cache_name(repository, location)
+        cache = self.cache_entry(cache_name(repository, location))
         ref = repository.ref
         self.update_cache(repository, location, cache)
         destination = repository.destination
@@ -194,7 +197,7 @@ class Fetcher:
     # --- tar and file ---
 
     def download(self, repository: Repository) -> Path:
-        cache = self.cache / cache_name(repository, repository.location)
+        cache = self.cache_entry(cache_name(repository, repository.location))
         log.info("Caching %s from %s in %s", repository.name, repository.location, cache)
         self.ctx.fetcher.fetch(repository.location, cache)
         return cache
