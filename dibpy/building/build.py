@@ -69,21 +69,22 @@ class Build:
     """One build of one plan with one config.
 
     ``on_event`` receives the typed events of ``dibpy.events`` as the build runs; ``command``
-    is recorded in the manifest (default: this process's ``sys.argv``).
+    is recorded in the manifest (default: this process's ``sys.argv``). Every command of the
+    build gets the build's environment (``config.env``, with what the legacy elements'
+    environment.d files export), never the rest of this process's ``os.environ``.
     """
 
     def __init__(
         self,
         plan: Plan,
         config: BuildConfig,
-        runner: Runner | None = None,
         *,
         on_event: events.EventCallback | None = None,
         command: Sequence[str] | None = None,
     ) -> None:
         self.plan = plan
         self.config = config
-        self.runner = runner or Runner()
+        self.runner = Runner(env=config.env)
         self.result = BuildResult()
         self.block_device: BlockDeviceConfig | None = None
         self.on_event = on_event
@@ -155,6 +156,7 @@ class Build:
             log.info("environment.d exports: %s", ", ".join(sorted(exported)))
             env = MappingProxyType({**c.env, **exported})
             self.config = c.model_copy(update={"env": env})
+            self.runner = Runner(env=env)
 
     def _check_inputs(self) -> dict[str, Path]:
         """Everything that can be wrong with the input, found before anything is made."""

@@ -61,7 +61,7 @@ def block_device_config(
     fs_type = env.get("FS_TYPE") or "ext4"
     root = RootDefaults(
         fs_type=fs_type,
-        label=root_label or env.get("ROOT_LABEL") or None,
+        label=root_label,
         mkfs_options=root_mkfs_options(fs_type) or None,
     )
     config = parse_block_device_config(text, root)

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from dibpy.config.settings import parse_bool
+from dibpy.config.options import option, positive_float, read_environment
 from dibpy.errors import InputError, SettingsError
 from dibpy.phases import Phase
 
@@ -41,33 +41,146 @@ def host_arch() -> str:
     return normalise_arch(platform.machine())
 
 
+def default_image_cache(env: Mapping[str, str]) -> Path:
+    """DIB's ``~/.cache/image-create``, under the build's ``HOME``."""
+    return Path(env.get("HOME") or Path.home()) / ".cache/image-create"
+
+
 class BuildConfig(BaseModel):
-    """Everything a build needs to know before it starts, in one validated object."""
+    """Everything a build needs to know before it starts, in one validated object.
+
+    Each build option is declared here once, with ``option`` (``dibpy.config.options``):
+    the ``build`` command's flags, the ``DIB_*`` variables read and docs/cli.md are made
+    from these declarations. The field order is the order of ``dibpy build --help``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     elements: tuple[str, ...]
-    image_name: str = "image"
-    formats: tuple[str, ...] = ("qcow2",)
-    arch: str = Field(default_factory=host_arch)
-    skip_base: bool = False
-    packages: tuple[str, ...] = ()
-    image_size_gb: float | None = None
-    image_extra_size_mb: int | None = None
-    root_label: str | None = None
-    compress: bool = True
-    qemu_img_options: str = ""
-    checksum: bool = False
-    element_paths: tuple[Path, ...] = ()
-    stop_after: Phase | None = None
-    keep_build_dir: bool = False
-    no_tmpfs: bool = False
-    min_tmpfs_gb: int = 2
-    tmpfs_size: str | None = None  # DIBPY_TMPFS_SIZE; None: tmpfs's default, half the memory
-    image_cache: Path
-    tmp_dir: Path = Path("/tmp")  # noqa: S108 (DIB's TMP_DIR default; builds use mkdtemp)
-    offline: bool = False
-    debug_trace: int = 0
+    element_paths: tuple[Path, ...] = option(
+        (),
+        flags=("--element-path",),
+        metavar="DIR",
+        repeat=True,
+        help="a directory of elements, searched before ELEMENTS_PATH and the built-ins "
+        "(repeatable)",
+    )
+    arch: str = option(
+        flags=("-a", "--arch"),
+        env=("ARCH",),
+        help="target architecture; default: the host's",
+        default_factory=host_arch,
+    )
+    skip_base: bool = option(False, flags=("-n",), help="do not add the base element")
+    image_name: str = option(
+        "image",
+        flags=("-o",),
+        metavar="NAME",
+        help="output name; outputs are NAME.FORMAT (default: image)",
+    )
+    formats: tuple[str, ...] = option(
+        ("qcow2",),
+        flags=("-t",),
+        metavar="FORMATS",
+        separator=",",
+        help="comma-separated output formats (default: qcow2)",
+    )
+    packages: tuple[str, ...] = option(
+        (),
+        flags=("-p",),
+        metavar="PKGS",
+        separator=",",
+        repeat=True,
+        help="extra packages to install, comma-separated (repeatable)",
+    )
+    compress: bool = option(True, flags=("-u",), help="do not compress the qcow2 image")
+    qemu_img_options: str = option(
+        "",
+        flags=("--qemu-img-options",),
+        env=("QEMU_IMG_OPTIONS",),
+        metavar="OPTS",
+        help="options for qemu-img convert -o",
+    )
+    checksum: bool = option(
+        False,
+        flags=("--checksum",),
+        env=("DIB_CHECKSUM",),
+        help="write NAME.FORMAT.md5 and .sha256 beside each output",
+    )
+    image_size_gb: float | None = option(
+        None,
+        flags=("--image-size",),
+        env=("DIB_IMAGE_SIZE",),
+        metavar="GB",
+        parse=positive_float,
+        help="image size in GB; default: the tree plus 66%",
+    )
+    image_extra_size_mb: int | None = option(
+        None,
+        flags=("--image-extra-size",),
+        env=("DIB_IMAGE_EXTRA_SIZE",),
+        metavar="MB",
+        help="free space to add to the tree's size",
+    )
+    root_label: str | None = option(
+        None,
+        flags=("--root-label",),
+        env=("ROOT_LABEL",),
+        metavar="LABEL",
+        help="label of the root file system; default cloudimg-rootfs, img-rootfs on xfs",
+    )
+    stop_after: Phase | None = option(
+        None,
+        flags=("--stop-after",),
+        metavar="PHASE",
+        help="stop after PHASE and keep the build directory for inspection",
+    )
+    keep_build_dir: bool = option(
+        False, flags=("--keep-build-dir",), help="do not remove the build directory at the end"
+    )
+    no_tmpfs: bool = option(
+        False,
+        flags=("--no-tmpfs",),
+        env=("DIB_NO_TMPFS",),
+        help="build on disk, not in a tmpfs",
+    )
+    min_tmpfs_gb: int = option(
+        2,
+        flags=("--min-tmpfs",),
+        env=("DIB_MIN_TMPFS",),
+        metavar="GB",
+        help="use a tmpfs only with at least twice this much memory, default 2",
+    )
+    tmpfs_size: str | None = option(
+        None,
+        env=("DIBPY_TMPFS_SIZE",),
+        help="the tmpfs's size, as mount's size= (512m, 8g, 75%); default: half the memory",
+    )
+    image_cache: Path = option(
+        flags=("--image-cache",),
+        env=("DIB_IMAGE_CACHE",),
+        metavar="DIR",
+        default_from=default_image_cache,
+        help="download cache; default ~/.cache/image-create",
+    )
+    tmp_dir: Path = option(
+        Path("/tmp"),  # noqa: S108 (DIB's TMP_DIR default; builds use mkdtemp)
+        env=("TMP_DIR",),
+        help="where the build directory is made; default /tmp",
+    )
+    offline: bool = option(
+        False,
+        flags=("--offline",),
+        env=("DIB_OFFLINE",),
+        help="use cached downloads without checking them; commands in the chroot get no "
+        "network, only loopback",
+    )
+    debug_trace: int = option(
+        0,
+        env=("DIB_DEBUG_TRACE",),
+        help="how much the hooks trace (set -x in legacy scripts at 1 and more); "
+        "dibpy build -x adds one",
+    )
     env: Mapping[str, str] = Field(default_factory=dict)
 
     @field_validator("arch")
@@ -100,35 +213,15 @@ class BuildConfig(BaseModel):
     def from_environment(cls, env: Mapping[str, str], **options: object) -> BuildConfig:
         """Build the config from CLI/API ``options`` plus DIB's variables in ``env``.
 
-        Options given explicitly win over the environment, as DIB's flags do.
+        Options given explicitly (not None) win over the environment, as DIB's flags do.
         """
-        home = Path(env.get("HOME") or Path.home())
-        values: dict[str, object] = {
-            "image_cache": Path(env.get("DIB_IMAGE_CACHE") or home / ".cache/image-create"),
-            "tmp_dir": Path(env.get("TMP_DIR") or "/tmp"),  # noqa: S108 (as above)
-            "offline": parse_bool("DIB_OFFLINE", env.get("DIB_OFFLINE", "")),
-            "debug_trace": non_negative_int("DIB_DEBUG_TRACE", env.get("DIB_DEBUG_TRACE", "")),
-            "no_tmpfs": parse_bool("DIB_NO_TMPFS", env.get("DIB_NO_TMPFS", "")),
-            "env": MappingProxyType(dict(env)),
-        }
-        if env.get("ARCH"):
-            values["arch"] = env["ARCH"]
-        if env.get("DIB_IMAGE_SIZE"):
-            values["image_size_gb"] = _positive_float("DIB_IMAGE_SIZE", env["DIB_IMAGE_SIZE"])
-        if env.get("DIB_IMAGE_EXTRA_SIZE"):
-            values["image_extra_size_mb"] = non_negative_int(
-                "DIB_IMAGE_EXTRA_SIZE", env["DIB_IMAGE_EXTRA_SIZE"]
-            )
-        if env.get("DIB_MIN_TMPFS"):
-            values["min_tmpfs_gb"] = non_negative_int("DIB_MIN_TMPFS", env["DIB_MIN_TMPFS"])
-        if env.get("DIBPY_TMPFS_SIZE"):
-            values["tmpfs_size"] = env["DIBPY_TMPFS_SIZE"]
-        if env.get("QEMU_IMG_OPTIONS"):
-            values["qemu_img_options"] = env["QEMU_IMG_OPTIONS"]
-        if env.get("DIB_CHECKSUM"):
-            values["checksum"] = env["DIB_CHECKSUM"] not in ("0", "")
+        values = read_environment(cls, env)
+        values["env"] = MappingProxyType(dict(env))
         values.update({k: v for k, v in options.items() if v is not None})
-        return cls.model_validate(values)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise InputError(_explain(exc, values)) from None
 
     def output_path(self, fmt: str) -> Path:
         """``NAME.FMT``, where NAME is ``-o`` (DIB strips a ``.FMT`` the user added)."""
@@ -138,23 +231,10 @@ class BuildConfig(BaseModel):
         return Path(f"{name}.{fmt}")
 
 
-def _positive_float(variable: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if number <= 0:
-        raise SettingsError(f"{variable}={value!r} is not a size in GB greater than 0.")
-    return number
-
-
-def non_negative_int(variable: str, value: str) -> int:
-    if value.strip() == "":
-        return 0
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise SettingsError(f"{variable}={value!r} is not a whole number 0 or greater.")
-    return number
+def _explain(exc: ValidationError, values: Mapping[str, object]) -> str:
+    """A wrong type given through the API (``image_size_gb="big"``), named as given."""
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        problems.append(f"{name}={values.get(name)!r}: {error['msg'].lower()}")
+    return f"Bad build option {'; '.join(problems)}. Give a value of the option's type."

@@ -9,6 +9,7 @@ import os
 import sys
 import textwrap
 import traceback
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,13 +20,13 @@ from dibpy import api, port
 from dibpy._version import __version__
 from dibpy.blockdev.disk import has_esp
 from dibpy.building.build import BuildResult
-from dibpy.config.model import non_negative_int
+from dibpy.config.model import BuildConfig
+from dibpy.config.options import non_negative_int
 from dibpy.config.settings import parse_bool
 from dibpy.elements import ElementIndex
 from dibpy.errors import DibError, InputError
 from dibpy.events import EventCallback
-from dibpy.frontends import log, progress, qemu, show
-from dibpy.phases import PHASES
+from dibpy.frontends import buildargs, log, progress, qemu, show
 from dibpy.tree import diff as treediff
 
 logger = logging.getLogger("dibpy.frontends.cli")
@@ -39,6 +40,11 @@ COMPLETION_PREAMBLE = {
 }
 
 
+PATHS = ("element_paths",)
+SELECTION = ("arch", "skip_base")
+PLAN_OPTIONS = (*PATHS, *SELECTION)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="dibpy", description="Build OS disk images from elements written in Python."
@@ -47,21 +53,12 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--debug", action="store_true", help="verbose log and tracebacks")
     commands = top.add_subparsers(dest="command", required=True)
 
+    # The build options (dibpy.config.model) are made from their declarations; --element-path,
+    # -a and -n are shared with the commands that resolve elements.
     paths = argparse.ArgumentParser(add_help=False)
-    paths.add_argument(
-        "--element-path",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="a directory of elements, searched before ELEMENTS_PATH and the "
-        "built-ins (repeatable)",
-    )
-
+    buildargs.add_arguments(paths, PATHS)
     selection = argparse.ArgumentParser(add_help=False, parents=[paths])
-    selection.add_argument("-a", "--arch", help="target architecture (default: the host's)")
-    selection.add_argument(
-        "-n", dest="skip_base", action="store_true", help="do not add the base element"
-    )
+    buildargs.add_arguments(selection, SELECTION)
     element_names = selection.add_argument(
         "elements", nargs="+", metavar="ELEMENT", help="the elements to build from, by name"
     )
@@ -73,98 +70,7 @@ def parser() -> argparse.ArgumentParser:
         help="build an image",
         description="Build an image (disk-image-create's options).",
     )
-    build.add_argument(
-        "-o",
-        dest="output",
-        default="image",
-        metavar="NAME",
-        help="output name; outputs are NAME.FORMAT (default: image)",
-    )
-    build.add_argument(
-        "-t",
-        dest="formats",
-        default="qcow2",
-        metavar="FORMATS",
-        help="comma-separated output formats (default: qcow2)",
-    )
-    build.add_argument(
-        "-p",
-        dest="packages",
-        action="append",
-        default=[],
-        metavar="PKGS",
-        help="extra packages to install, comma-separated (repeatable)",
-    )
-    build.add_argument(
-        "-u",
-        dest="compress",
-        action="store_false",
-        default=None,
-        help="do not compress the qcow2 image",
-    )
-    build.add_argument(
-        "--qemu-img-options",
-        metavar="OPTS",
-        help="options for qemu-img convert -o (QEMU_IMG_OPTIONS)",
-    )
-    build.add_argument(
-        "--checksum",
-        action="store_true",
-        default=None,
-        help="write NAME.FORMAT.md5 and .sha256 beside each output",
-    )
-    build.add_argument(
-        "--image-size",
-        type=float,
-        metavar="GB",
-        help="image size in GB (DIB_IMAGE_SIZE; default: the tree plus 66%%)",
-    )
-    build.add_argument(
-        "--image-extra-size",
-        type=int,
-        metavar="MB",
-        help="free space to add to the tree's size (DIB_IMAGE_EXTRA_SIZE)",
-    )
-    build.add_argument(
-        "--root-label",
-        metavar="LABEL",
-        help="label of the root file system (default cloudimg-rootfs)",
-    )
-    build.add_argument(
-        "--stop-after",
-        choices=[p.value for p in PHASES],
-        metavar="PHASE",
-        help="stop after PHASE and keep the build directory for inspection",
-    )
-    build.add_argument(
-        "--keep-build-dir", action="store_true", help="do not remove the build directory at the end"
-    )
-    build.add_argument(
-        "--no-tmpfs",
-        action="store_true",
-        default=None,
-        help="build on disk, not in a tmpfs (DIB_NO_TMPFS); the tmpfs is half the memory, or "
-        "DIBPY_TMPFS_SIZE as mount's size= (512m, 8g, 75%%)",
-    )
-    build.add_argument(
-        "--min-tmpfs",
-        type=int,
-        metavar="GB",
-        help="use a tmpfs only with at least twice this much memory, default 2 (DIB_MIN_TMPFS)",
-    )
-    build.add_argument(
-        "--image-cache",
-        type=Path,
-        metavar="DIR",
-        help="download cache (DIB_IMAGE_CACHE; default ~/.cache/image-create)",
-    )
-    build.add_argument(
-        "--offline",
-        action="store_true",
-        default=None,
-        help="use cached downloads without checking them; commands in the chroot get no "
-        "network, only loopback (DIB_OFFLINE)",
-    )
+    buildargs.add_arguments(build, [n for n in buildargs.flagged() if n not in PLAN_OPTIONS])
     build.add_argument(
         "-x",
         dest="trace",
@@ -330,9 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    the_plan = api.plan(
-        args.elements, element_paths=args.element_path, arch=args.arch, skip_base=args.skip_base
-    )
+    the_plan = api.plan(args.elements, **buildargs.values(args, PLAN_OPTIONS))
     if args.json:
         print(json.dumps(the_plan.to_dict(), indent=2))
     else:
@@ -342,7 +246,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _elements(args: argparse.Namespace) -> int:
     index = ElementIndex.discover(
-        [Path(p) for p in args.element_path], os.environ.get("ELEMENTS_PATH", "")
+        list(args.element_paths or ()), os.environ.get("ELEMENTS_PATH", "")
     )
     if args.names:
         print("\n".join(index.names()))
@@ -354,7 +258,7 @@ def _elements(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     index = ElementIndex.discover(
-        [Path(p) for p in args.element_path], os.environ.get("ELEMENTS_PATH", "")
+        list(args.element_paths or ()), os.environ.get("ELEMENTS_PATH", "")
     )
     info = show.element_info(index, args.element)
     print(json.dumps(info, indent=2) if args.json else show.render(info))
@@ -421,29 +325,15 @@ def _run_build(
     if args.trace:
         start = non_negative_int("DIB_DEBUG_TRACE", env.get("DIB_DEBUG_TRACE", ""))
         env["DIB_DEBUG_TRACE"] = str(start + args.trace)
+    options = buildargs.values(args, buildargs.flagged())
+    output = options.pop("image_name", BuildConfig.model_fields["image_name"].default)
     return api.build(
         args.elements,
-        output=args.output,
-        formats=[f for f in args.formats.split(",") if f],
-        element_paths=args.element_path,
-        arch=args.arch,
-        skip_base=args.skip_base,
+        output=output,
         env=env,
-        stop_after=args.stop_after,
-        keep_build_dir=args.keep_build_dir or None,
-        no_tmpfs=args.no_tmpfs,
-        min_tmpfs_gb=args.min_tmpfs,
-        image_cache=args.image_cache,
-        offline=args.offline,
-        packages=tuple(p for group in args.packages for p in group.split(",") if p),
-        compress=args.compress,
-        qemu_img_options=args.qemu_img_options,
-        checksum=args.checksum,
-        image_size_gb=args.image_size,
-        image_extra_size_mb=args.image_extra_size,
-        root_label=args.root_label,
         on_event=on_event,
         command=["dibpy", *argv],
+        **typing.cast(api.BuildOptions, options),
     )
 
 

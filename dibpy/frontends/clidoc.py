@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dibpy.config.model import BuildConfig
+from dibpy.config.options import declared
 from dibpy.frontends import cli
 
 WIDTH = 100
@@ -73,6 +75,25 @@ def _options_table(parser: argparse.ArgumentParser) -> list[str]:
     return rows if len(rows) > 2 else []
 
 
+OPTIONS_HEADER = """### Build options
+
+Every build option, with its flag, the variables it is read from and its keyword in
+`dibpy.build` (`dibpy.plan` takes `element_paths`, `arch` and `skip_base`). A flag or
+keyword wins over the variable, the variable over the default; an empty variable counts as
+unset. Each is declared once, on its `BuildConfig` field (`dibpy/config/model.py`).
+"""
+
+
+def _build_options_table() -> list[str]:
+    rows = ["| keyword | flag | variable | meaning |", "| --- | --- | --- | --- |"]
+    for name, (_, opt) in declared(BuildConfig).items():
+        keyword = "output" if name == "image_name" else name
+        flags = ", ".join(f"`{flag}`" for flag in opt.flags)
+        variables = ", ".join(f"`{variable}`" for variable in opt.env)
+        rows.append(f"| `{keyword}` | {flags} | {variables} | {_escape(opt.help)} |")
+    return rows
+
+
 def render(parser: argparse.ArgumentParser) -> str:
     """The whole reference as Markdown."""
     out = [HEADER, "## dibpy", "", "```", _usage(parser), "```", ""]
@@ -86,6 +107,8 @@ def render(parser: argparse.ArgumentParser) -> str:
         if about:
             out += [about[0].upper() + about[1:] + ("" if about.endswith(".") else "."), ""]
         out += [*_options_table(sub), ""]
+        if name == "build":
+            out += [OPTIONS_HEADER, *_build_options_table(), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
