@@ -68,6 +68,7 @@ class BuildConfig(BaseModel):
     arch: str = option(
         flags=("-a", "--arch"),
         env=("ARCH",),
+        metavar="ARCH",
         help="target architecture; default: the host's",
         default_factory=host_arch,
     )

@@ -88,7 +88,8 @@ def _build_options_table() -> list[str]:
     rows = ["| keyword | flag | variable | meaning |", "| --- | --- | --- | --- |"]
     for name, (_, opt) in declared(BuildConfig).items():
         keyword = "output" if name == "image_name" else name
-        flags = ", ".join(f"`{flag}`" for flag in opt.flags)
+        value = f" {opt.metavar}" if opt.metavar else ""
+        flags = ", ".join(f"`{flag}{value}`" for flag in opt.flags)
         variables = ", ".join(f"`{variable}`" for variable in opt.env)
         rows.append(f"| `{keyword}` | {flags} | {variables} | {_escape(opt.help)} |")
     return rows
