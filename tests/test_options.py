@@ -20,9 +20,9 @@ import dibpy
 from dibpy import api
 from dibpy.config.model import BuildConfig
 from dibpy.config.options import declared, value_type
-from dibpy.phases import Phase
 from dibpy.errors import InputError
 from dibpy.frontends import buildargs, cli
+from dibpy.phases import Phase
 
 OPTIONS = declared(BuildConfig)
 FLAGGED = [name for name, (_, opt) in OPTIONS.items() if opt.flags]
