@@ -17,6 +17,8 @@ from dibpy._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from dibpy import events as events
+    from dibpy.api import BuildOptions as BuildOptions
+    from dibpy.api import PlanOptions as PlanOptions
     from dibpy.api import build as build
     from dibpy.api import plan as plan
     from dibpy.building import apt as apt
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 # Each public name, and the module that defines it.
 _EXPORTS: dict[str, str] = {
     "build": "dibpy.api",
+    "BuildOptions": "dibpy.api",
+    "PlanOptions": "dibpy.api",
     "plan": "dibpy.api",
     "BuildResult": "dibpy.building.build",
     "BuildContext": "dibpy.building.context",
