@@ -173,8 +173,8 @@ class BuildConfig(BaseModel):
         False,
         flags=("--offline",),
         env=("DIB_OFFLINE",),
-        help="use cached downloads without checking them; commands in the chroot get no "
-        "network, only loopback",
+        help="use cached downloads without checking them; the whole build gets no network, "
+        "only loopback",
     )
     debug_trace: int = option(
         0,
