@@ -1,0 +1,152 @@
+"""Each Python port builds the tree its DIB 3.43 original builds (tests/differential.py).
+
+Two pairs of builds hold every port: Debian (``bash-root``'s distribution, DIB's defaults)
+and Ubuntu with every variable the ports read set, where ``dib-python`` joins (on Debian,
+DIB's picks python2, which is gone: it fails, see docs/migrating.md). The trees are compared
+after every phase and finished; bash-root has no dpkg and no systemd, so the package and
+unit sets are empty on both sides there (the check is made all the same, and the file
+comparison covers /var/lib/dpkg and /etc/systemd when a tree has them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from differential import FINAL, Pair, Port, Tree, build_pair
+from root_helpers import needs_root
+
+from dibpy.tree.diff import Allowance, Entry
+
+# The ports and the differences each may make from its DIB original (none so far: the
+# intended differences, in docs/migrating.md, show only where DIB's original fails).
+PORTS = {
+    port.name: port
+    for port in (
+        Port("element-manifest"),
+        Port("epel"),
+        Port("selinux-permissive"),
+        Port("disable-nouveau", oracle_with=("modprobe",)),
+        Port("journal-to-console"),
+        Port("dib-python"),
+    )
+}
+DEBIAN = [name for name in PORTS if name != "dib-python"]
+UBUNTU_SETTINGS = {
+    "DISTRO_NAME": "ubuntu",
+    "DIB_RELEASE": "noble",
+    "DIB_ELEMENT_MANIFEST_PATH": "/var/lib/built-from/elements",
+    "DIB_MODPROBE_BLACKLIST": "floppy pcspkr",
+    "DIB_EPEL_DISABLED": "1",
+    "DIB_EPEL_MIRROR": "http://mirror.example/pub/epel",
+    "DIB_PYTHON_VERSION": "3",
+}
+SCENARIOS = {"debian": (DEBIAN, {}), "ubuntu-settings": (list(PORTS), UBUNTU_SETTINGS)}
+
+
+@pytest.fixture(scope="module", params=list(SCENARIOS))
+def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Pair:
+    names, env = SCENARIOS[request.param]
+    return build_pair(tmp_path_factory.mktemp(request.param), [PORTS[n] for n in names], env)
+
+
+@pytest.mark.root
+@needs_root
+def test_each_port_builds_the_tree_of_its_dib_original(pair: Pair) -> None:
+    problems = pair.check()
+    assert problems == [], "left: DIB's original, right: the port\n" + "\n".join(problems)
+    assert len(pair.comparisons) == 11  # ten phases and the finished tree
+
+
+@pytest.mark.root
+@needs_root
+def test_the_trees_hold_the_elements_work(pair: Pair) -> None:
+    """Equal trees are the elements' work, not two trees alike for doing nothing."""
+    root, env = pair.ported.root, pair.env
+    manifest = env.get("DIB_ELEMENT_MANIFEST_PATH", "/etc/dib-manifests/dib-element-manifest")
+    listed = (root / manifest.lstrip("/")).read_text().split()
+    assert {"bash-root", "differential-root", "modprobe", *(p.name for p in pair.ports)} <= set(
+        listed
+    )
+    assert (
+        (root / "etc/modprobe.d/disable-nouveau.conf").read_text().startswith("blacklist nouveau\n")
+    )
+    assert (
+        "ForwardToConsole=true"
+        in (root / "etc/systemd/journald.conf.d/log-to-console.conf").read_text()
+    )
+    assert "SELINUX=permissive" in (root / "etc/selinux/config").read_text()
+    if env:
+        blacklist = (root / "etc/modprobe.d/blacklist.conf").read_text()
+        assert blacklist == "blacklist floppy\nblacklist pcspkr\n"
+        during = pair.ported.states["02-pre-install"]["/usr/local/bin/dib-python"]
+        assert during.target == "/usr/bin/python3"
+        assert "/usr/local/bin/dib-python" not in pair.ported.states[FINAL]
+
+
+@pytest.mark.root
+@needs_root
+def test_packages_and_units_are_compared_and_bash_root_has_none(pair: Pair) -> None:
+    assert pair.ported.packages == pair.dib.packages == set()
+    assert pair.ported.enabled_units == pair.dib.enabled_units == set()
+
+
+@pytest.mark.root
+@needs_root
+def test_the_dib_side_ran_dibs_scripts(pair: Pair) -> None:
+    """The originals were forced: the DIB build's manifest shows their legacy hooks."""
+    manifests = {
+        side: json.loads((pair_dir / "image.manifest.json").read_text())
+        for side, pair_dir in (("ported", pair.ported.root.parent), ("dib", pair.dib.root.parent))
+    }
+    text = {side: json.dumps(m) for side, m in manifests.items()}
+    assert "30-journal-to-console" in text["dib"]
+    assert "30-journal-to-console" not in text["ported"]
+    assert "journal_to_console" in text["ported"]
+
+
+# --- the harness itself, on trees made by hand ------------------------------------------
+
+
+def tree(tmp_path: Path, name: str, states: dict[str, dict[str, Entry]]) -> Tree:
+    (tmp_path / name).mkdir()
+    return Tree(states, tmp_path / name)
+
+
+FILE = Entry("file", 0o644, 0, 0, sha256="a")
+
+
+def test_an_undocumented_difference_fails(tmp_path: Path) -> None:
+    ported = tree(tmp_path, "p", {"01-root": {"/etc/x": FILE}})
+    dib = tree(tmp_path, "d", {"01-root": {"/etc/x": Entry("file", 0o600, 0, 0, sha256="a")}})
+    problems = Pair((Port("x"),), ported, dib, ()).check()
+    assert problems == ["01-root: /etc/x: mode 0600 != 0644"]
+
+
+def test_an_allowed_difference_passes_and_one_gone_fails(tmp_path: Path) -> None:
+    allowed = Allowance("/etc/x", "the port keeps the mode", ("mode",))
+    ported = tree(tmp_path, "p", {"01-root": {"/etc/x": FILE}})
+    dib = tree(tmp_path, "d", {"01-root": {"/etc/x": Entry("file", 0o600, 0, 0, sha256="a")}})
+    assert Pair((Port("x", (allowed,)),), ported, dib, ()).check() == []
+    same = tree(tmp_path, "same", {"01-root": {"/etc/x": FILE}})
+    assert Pair((Port("x", (allowed,)),), ported, same, ()).check() == [
+        "allowed but no longer happens: x: the port keeps the mode"
+    ]
+
+
+def test_packages_and_units_that_differ_fail(tmp_path: Path) -> None:
+    ported = tree(tmp_path, "p", {})
+    dib = tree(tmp_path, "d", {})
+    (dib.root / "var/lib/dpkg").mkdir(parents=True)
+    (dib.root / "var/lib/dpkg/status").write_text(
+        "Package: python3\nStatus: install ok installed\n\nPackage: gone\nStatus: deinstall ok "
+        "config-files\n"
+    )
+    (dib.root / "etc/systemd/system/multi-user.target.wants").mkdir(parents=True)
+    (dib.root / "etc/systemd/system/multi-user.target.wants/ssh.service").symlink_to("/x")
+    problems = Pair((), ported, dib, ()).check()
+    assert problems == [
+        "packages: DIB's only {'python3'}, the ports' only set()",
+        "enabled_units: DIB's only {'multi-user.target.wants/ssh.service'}, the ports' only set()",
+    ]

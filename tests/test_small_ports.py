@@ -1,0 +1,151 @@
+"""The small ports of DIB's elements (element-manifest, epel, selinux-permissive,
+disable-nouveau, journal-to-console, dib-python): what tests/test_differential.py cannot
+compare with DIB, because DIB's original fails there or needs a distribution dibpy does not
+build; and their documentation.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import builtin_element
+
+from dibpy import BuildContext, BuildError, SettingsError
+from dibpy.author import make_context
+
+PORTS = (
+    "element-manifest",
+    "epel",
+    "selinux-permissive",
+    "disable-nouveau",
+    "journal-to-console",
+    "dib-python",
+)
+EPEL_REPO = """[epel]
+name=Extra Packages for Enterprise Linux $releasever - $basearch
+#baseurl=https://download.example/pub/epel/$releasever/Everything/$basearch/
+metalink=https://mirrors.fedoraproject.org/metalink?repo=epel-$releasever&arch=$basearch
+enabled=1
+
+[epel-source]
+#baseurl=http://download.example/pub/epel/$releasever/Everything/source/tree/
+mirrorlist=https://mirrors.example/list
+# metalink=kept, not at the start of the line
+"""
+
+
+def context(tmp_path: Path, **env: str) -> BuildContext:
+    ctx = make_context(tmp_path, env=env)
+    ctx.target_root.mkdir(exist_ok=True)
+    return ctx
+
+
+def test_the_epel_mirror_is_set_as_dibs_sed_sets_it(tmp_path: Path) -> None:
+    mirror = "http://mirror.example/pub/epel"
+    repo = tmp_path / "epel.repo"
+    repo.write_text(EPEL_REPO)
+    expression = (
+        f"s|^#baseurl=http[s]*://.*/pub/epel|baseurl={mirror}|;/^mirrorlist=/d;/^metalink=/d"
+    )
+    subprocess.run(["sed", "-e", expression, "-i", str(repo)], check=True)
+    ported = builtin_element("epel").use_mirror(EPEL_REPO, mirror)
+    assert ported == repo.read_text()
+    assert "baseurl=http://mirror.example/pub/epel/$releasever/Everything/$basearch/" in ported
+
+
+@pytest.mark.parametrize("distro", ["debian", "ubuntu", ""])
+def test_epel_does_nothing_off_rhel(tmp_path: Path, distro: str) -> None:
+    ctx = context(tmp_path, DISTRO_NAME=distro, DIB_EPEL_DISABLED="1", DIB_EPEL_MIRROR="http://m")
+    builtin_element("epel").rpm_epel_release(ctx)  # would fail: the tree has no yum
+    assert list(ctx.target_root.iterdir()) == []
+
+
+def test_selinux_permissive_makes_a_missing_etc_selinux(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    builtin_element("selinux-permissive").selinux_permissive(ctx)
+    config = ctx.target_root / "etc/selinux/config"
+    assert config.read_text() == "SELINUX=permissive\nSELINUXTYPE=targeted\n"
+    assert (config.stat().st_mode & 0o777, config.parent.stat().st_mode & 0o777) == (0o644, 0o755)
+
+
+def test_selinux_permissive_keeps_the_mode_of_a_config_there(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    config = ctx.target_root / "etc/selinux/config"
+    config.parent.mkdir(parents=True)
+    config.write_text("SELINUX=enforcing\nSELINUXTYPE=mls\nEXTRA=1\n")
+    config.chmod(0o600)
+    builtin_element("selinux-permissive").selinux_permissive(ctx)
+    assert config.read_text() == "SELINUX=permissive\nSELINUXTYPE=targeted\n"
+    assert config.stat().st_mode & 0o777 == 0o600
+
+
+def test_dib_python_links_the_first_python_on_the_path_and_cleanup_removes_it(
+    tmp_path: Path,
+) -> None:
+    ctx = context(tmp_path, DISTRO_NAME="ubuntu")
+    for folder in ("usr/bin", "bin"):
+        python = ctx.target_root / folder / "python3"
+        python.parent.mkdir(parents=True)
+        python.write_text("#!/bin/sh\n")
+        python.chmod(0o755)
+    (ctx.target_root / "usr/local/bin").mkdir(parents=True)
+    (ctx.target_root / "usr/local/bin/dib-python").write_text("an old one\n")  # ln -sf
+    element = builtin_element("dib-python")
+    element.dib_python(ctx)
+    link = ctx.target_root / "usr/local/bin/dib-python"
+    assert link.readlink() == Path("/usr/bin/python3")
+    element.remove_dib_python(ctx)
+    assert not link.is_symlink()
+    element.remove_dib_python(ctx)  # after a failed build: nothing to remove, no error
+
+
+def test_dib_python_without_python_says_what_to_do(tmp_path: Path) -> None:
+    ctx = context(tmp_path, DISTRO_NAME="ubuntu")
+    (ctx.target_root / "usr/bin").mkdir(parents=True)
+    (ctx.target_root / "usr/bin/python3").write_text("not executable\n")
+    with pytest.raises(BuildError, match=r"no python3 on the image's PATH .* DIB_PYTHON_VERSION"):
+        builtin_element("dib-python").dib_python(ctx)
+    assert not (ctx.target_root / "usr/local/bin/dib-python").is_symlink()
+
+
+def test_dib_python_refuses_a_version_its_interpreter_does_not_match(tmp_path: Path) -> None:
+    ctx = context(tmp_path, DISTRO_NAME="ubuntu", DIB_PYTHON_VERSION="2")
+    with pytest.raises(SettingsError, match="set DIB_PYTHON=python2 too"):
+        builtin_element("dib-python").dib_python(ctx)
+
+
+def test_dib_python_defaults_to_python3_everywhere() -> None:
+    environment = builtin_element("dib-python").ENVIRONMENT
+    assert environment == {"DIB_PYTHON_VERSION": "3", "DIB_PYTHON": "python3"}
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("element-manifest", "DIB_ELEMENT_MANIFEST_PATH (str, default '')"),
+        ("epel", "DIB_EPEL_MIRROR (str, default '')"),
+        ("epel", "DIB_EPEL_DISABLED (int, default 0)"),
+        ("dib-python", "DIB_PYTHON_VERSION (str, default '3')"),
+        ("disable-nouveau", "DEPENDS:    modprobe"),
+        ("journal-to-console", "post-install:\n    30  journal_to_console"),
+        ("selinux-permissive", "pre-install:\n    11  selinux_permissive"),
+    ],
+)
+def test_dibpy_show_describes_each_port(name: str, said: str) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "dibpy", "show", name], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"{name}  (built-in " in shown
+    assert said in shown
+
+
+def test_dibpy_elements_lists_every_port_as_python() -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "dibpy", "elements"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in PORTS:
+        line = next(line for line in listed.splitlines() if line.startswith(f"{name} "))
+        assert line.split()[1] == "python", line
