@@ -30,8 +30,8 @@ TEST_ELEMENTS = REPO / "tests" / "elements"
 FINAL = "final"  # the finished tree, as the tar has it
 # Differences made by running DIB's originals through dibpy's legacy runner, whatever the
 # element: when a legacy element has scripts, the hooks tree's bin/ gets dibpy's helper
-# programs, and install-bin copies them into /usr/local/bin (DIB's own helpers land there
-# too); a build of Python elements alone has no helpers to copy.
+# programs, and install-bin (when in the build) copies them into /usr/local/bin (DIB's own
+# helpers land there too); a build of Python elements alone has no helpers to copy.
 RUNNER_ALLOWED = tuple(
     Allowance(
         f"/usr/local/bin/{helper}",
@@ -71,6 +71,7 @@ class Tree:
 
     states: dict[str, dict[str, Entry]]
     root: Path  # the finished tree, extracted
+    elements: tuple[str, ...] = ()  # every element of the build, from its manifest
 
     @property
     def packages(self) -> set[str]:
@@ -106,7 +107,6 @@ class Pair:
     ports: tuple[Port, ...]
     ported: Tree
     dib: Tree
-    runner_allowed: tuple[Allowance, ...] = RUNNER_ALLOWED
     env: Mapping[str, str] = field(default_factory=dict)  # the variables both were built with
     comparisons: dict[str, Comparison] = field(default_factory=dict)
 
@@ -118,9 +118,8 @@ class Pair:
             for port in self.ports
             for a in port.allowed
         ]
-        rules += [
-            Allowance(a.pattern, f"{a.pattern}: {a.reason}", a.fields) for a in self.runner_allowed
-        ]
+        if "install-bin" in self.dib.elements:
+            rules += [Allowance(a.pattern, f"{a.pattern}: {a.reason}") for a in RUNNER_ALLOWED]
         used: set[str] = set()
         problems: list[str] = []
         for state in sorted(self.ported.states.keys() | self.dib.states.keys()):
@@ -171,7 +170,8 @@ def build(
     with tarfile.open(base / "image.tar") as tar:
         # S202: the tar dibpy has just built; its device nodes need "fully_trusted"
         tar.extractall(root, numeric_owner=True, filter="fully_trusted")  # noqa: S202
-    return Tree(states, root)
+    manifest = json.loads((base / "image.manifest.json").read_text())
+    return Tree(states, root, tuple(e["name"] for e in manifest["elements"]))
 
 
 def build_pair(

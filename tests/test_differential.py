@@ -1,11 +1,12 @@
 """Each Python port builds the tree its DIB 3.43 original builds (tests/differential.py).
 
-Two pairs of builds hold every port: Debian (``bash-root``'s distribution, DIB's defaults)
-and Ubuntu with every variable the ports read set, where ``dib-python`` joins (on Debian,
-DIB's picks python2, which is gone: it fails, see docs/migrating.md). The trees are compared
-after every phase and finished; bash-root has no dpkg and no systemd, so the package and
-unit sets are empty on both sides there (the check is made all the same, and the file
-comparison covers /var/lib/dpkg and /etc/systemd when a tree has them).
+Three pairs of builds hold every port: Debian (``bash-root``'s distribution) with DIB's
+defaults; Debian with ``DIB_PYTHON_VERSION=3``, where both dib-pythons install python3 (with
+its default, DIB's picks python2, which is gone, and fails: docs/migrating.md); and Ubuntu
+with every variable the ports read set. The trees are compared after every phase and
+finished. bash-root has no dpkg and no systemd: the package set is what the tree's apt-get
+stand-in was asked to install, and no tree has enabled units (the check is made all the
+same, and the file comparison covers /etc/systemd when a tree has it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import json
 from pathlib import Path
 
 import pytest
-from differential import FINAL, Pair, Port, Tree, build_pair
+from conftest import REPO
+from differential import FINAL, Pair, Port, Tree, build_pair, dib_elements
 from root_helpers import needs_root
 
 from dibpy.tree.diff import Allowance, Entry
@@ -42,7 +44,11 @@ UBUNTU_SETTINGS = {
     "DIB_EPEL_MIRROR": "http://mirror.example/pub/epel",
     "DIB_PYTHON_VERSION": "3",
 }
-SCENARIOS = {"debian": (DEBIAN, {}), "ubuntu-settings": (list(PORTS), UBUNTU_SETTINGS)}
+SCENARIOS = {
+    "debian": (DEBIAN, {}),
+    "debian-python3": (["dib-python"], {"DIB_PYTHON_VERSION": "3"}),
+    "ubuntu-settings": (list(PORTS), UBUNTU_SETTINGS),
+}
 
 
 @pytest.fixture(scope="module", params=list(SCENARIOS))
@@ -64,6 +70,12 @@ def test_each_port_builds_the_tree_of_its_dib_original(pair: Pair) -> None:
 def test_the_trees_hold_the_elements_work(pair: Pair) -> None:
     """Equal trees are the elements' work, not two trees alike for doing nothing."""
     root, env = pair.ported.root, pair.env
+    if "dib-python" in {p.name for p in pair.ports}:
+        during = pair.ported.states["02-pre-install"]["/usr/local/bin/dib-python"]
+        assert during.target == "/usr/bin/python3"
+        assert "/usr/local/bin/dib-python" not in pair.ported.states[FINAL]
+    if pair.ports == (PORTS["dib-python"],):
+        return
     manifest = env.get("DIB_ELEMENT_MANIFEST_PATH", "/etc/dib-manifests/dib-element-manifest")
     listed = (root / manifest.lstrip("/")).read_text().split()
     assert {"bash-root", "differential-root", "modprobe", *(p.name for p in pair.ports)} <= set(
@@ -80,30 +92,37 @@ def test_the_trees_hold_the_elements_work(pair: Pair) -> None:
     if env:
         blacklist = (root / "etc/modprobe.d/blacklist.conf").read_text()
         assert blacklist == "blacklist floppy\nblacklist pcspkr\n"
-        during = pair.ported.states["02-pre-install"]["/usr/local/bin/dib-python"]
-        assert during.target == "/usr/bin/python3"
-        assert "/usr/local/bin/dib-python" not in pair.ported.states[FINAL]
 
 
 @pytest.mark.root
 @needs_root
-def test_packages_and_units_are_compared_and_bash_root_has_none(pair: Pair) -> None:
-    assert pair.ported.packages == pair.dib.packages == set()
+def test_packages_and_units_are_compared(pair: Pair) -> None:
+    on_debian = pair.env.get("DISTRO_NAME", "debian") == "debian"
+    python3 = {"python3"} if on_debian and PORTS["dib-python"] in pair.ports else set()
+    assert pair.ported.packages == pair.dib.packages == python3
     assert pair.ported.enabled_units == pair.dib.enabled_units == set()
 
 
 @pytest.mark.root
 @needs_root
-def test_the_dib_side_ran_dibs_scripts(pair: Pair) -> None:
-    """The originals were forced: the DIB build's manifest shows their legacy hooks."""
-    manifests = {
-        side: json.loads((pair_dir / "image.manifest.json").read_text())
-        for side, pair_dir in (("ported", pair.ported.root.parent), ("dib", pair.dib.root.parent))
-    }
-    text = {side: json.dumps(m) for side, m in manifests.items()}
-    assert "30-journal-to-console" in text["dib"]
-    assert "30-journal-to-console" not in text["ported"]
-    assert "journal_to_console" in text["ported"]
+def test_each_side_built_what_it_says(pair: Pair) -> None:
+    """The ports came from elements/, the originals from DIB's folders forced on the path."""
+    names = {n for p in pair.ports for n in (p.name, *p.oracle_with)}
+    for tree, kind in ((pair.ported, "built-in"), (pair.dib, "path")):
+        manifest = json.loads((tree.root.parent / "image.manifest.json").read_text())
+        origins = {e["name"]: (e["origin"], e["location"]) for e in manifest["elements"]}
+        for name in names:
+            origin, location = origins[name]
+            assert origin == kind, name
+            if kind == "path":  # a copy of the installed diskimage-builder's folder
+                assert Path(location).parent.name == "dib-originals"
+                assert dir_digest(Path(location)) == dir_digest(dib_elements() / name)
+            else:
+                assert REPO / "elements" in Path(location).parents, location
+
+
+def dir_digest(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 # --- the harness itself, on trees made by hand ------------------------------------------
@@ -120,7 +139,7 @@ FILE = Entry("file", 0o644, 0, 0, sha256="a")
 def test_an_undocumented_difference_fails(tmp_path: Path) -> None:
     ported = tree(tmp_path, "p", {"01-root": {"/etc/x": FILE}})
     dib = tree(tmp_path, "d", {"01-root": {"/etc/x": Entry("file", 0o600, 0, 0, sha256="a")}})
-    problems = Pair((Port("x"),), ported, dib, ()).check()
+    problems = Pair((Port("x"),), ported, dib).check()
     assert problems == ["01-root: /etc/x: mode 0600 != 0644"]
 
 
@@ -128,9 +147,9 @@ def test_an_allowed_difference_passes_and_one_gone_fails(tmp_path: Path) -> None
     allowed = Allowance("/etc/x", "the port keeps the mode", ("mode",))
     ported = tree(tmp_path, "p", {"01-root": {"/etc/x": FILE}})
     dib = tree(tmp_path, "d", {"01-root": {"/etc/x": Entry("file", 0o600, 0, 0, sha256="a")}})
-    assert Pair((Port("x", (allowed,)),), ported, dib, ()).check() == []
+    assert Pair((Port("x", (allowed,)),), ported, dib).check() == []
     same = tree(tmp_path, "same", {"01-root": {"/etc/x": FILE}})
-    assert Pair((Port("x", (allowed,)),), ported, same, ()).check() == [
+    assert Pair((Port("x", (allowed,)),), ported, same).check() == [
         "allowed but no longer happens: x: the port keeps the mode"
     ]
 
@@ -145,7 +164,7 @@ def test_packages_and_units_that_differ_fail(tmp_path: Path) -> None:
     )
     (dib.root / "etc/systemd/system/multi-user.target.wants").mkdir(parents=True)
     (dib.root / "etc/systemd/system/multi-user.target.wants/ssh.service").symlink_to("/x")
-    problems = Pair((), ported, dib, ()).check()
+    problems = Pair((), ported, dib).check()
     assert problems == [
         "packages: DIB's only {'python3'}, the ports' only set()",
         "enabled_units: DIB's only {'multi-user.target.wants/ssh.service'}, the ports' only set()",

@@ -2,8 +2,10 @@
 DIB's small elements, and a snapshot of the tree at the end of every phase.
 
 The tree gets what a real Debian or Ubuntu tree has and DIB's scripts expect:
-``/etc/selinux`` (libsemanage-common's) and a ``python3`` on the PATH (a stand-in script:
-``command -v`` only has to find it). After the last hook of each phase, every path of the
+``/etc/selinux`` (libsemanage-common's), a ``python3`` on the PATH (a stand-in script:
+``command -v`` only has to find it), and an ``apt-get`` stand-in that records the packages
+it is asked to install as installed in ``/var/lib/dpkg/status``, so the package sets of two
+builds can be compared. After the last hook of each phase, every path of the
 tree (mounted file systems pruned) is written with its type, mode, owner, symlink target
 and content digest to ``$DIBPY_SNAPSHOT_DIR/NN-PHASE.json``, so two builds can be compared
 phase by phase, not only as the finished tree.
@@ -40,13 +42,32 @@ class SnapshotSettings(ElementSettings):
     directory: str = setting("DIBPY_SNAPSHOT_DIR", "", "where the phase snapshots go")
 
 
+APT_GET = """#!/bin/bash
+# apt-get stand-in: the names after "install" are recorded as installed (options skipped).
+set -eu
+mkdir -p /var/lib/dpkg
+installing=0
+for word in "$@"; do
+    case $word in
+        install) installing=1 ;;
+        -*) ;;
+        *) if [ $installing = 1 ]; then
+               printf 'Package: %s\\nStatus: install ok installed\\n\\n' "$word" \\
+                   >> /var/lib/dpkg/status
+           fi ;;
+    esac
+done
+"""
+
+
 @root_hook(order=20)
 def ready_for_dib(ctx: BuildContext) -> None:
-    """/etc/selinux and a python3 stand-in, as a Debian tree has them."""
+    """/etc/selinux, python3 and apt-get stand-ins, as a Debian tree has them."""
     (ctx.target_root / "etc/selinux").mkdir(mode=0o755)
-    python = ctx.target_root / "usr/bin/python3"
-    python.write_text("#!/bin/sh\nexit 0\n")
-    python.chmod(0o755)
+    for name, text in (("python3", "#!/bin/sh\nexit 0\n"), ("apt-get", APT_GET)):
+        program = ctx.target_root / "usr/bin" / name
+        program.write_text(text)
+        program.chmod(0o755)
 
 
 def _mount_points(root: Path) -> set[Path]:
