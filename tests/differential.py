@@ -108,6 +108,7 @@ class Pair:
     ported: Tree
     dib: Tree
     env: Mapping[str, str] = field(default_factory=dict)  # the variables both were built with
+    scenario: str = ""  # the test's name for the pair
     comparisons: dict[str, Comparison] = field(default_factory=dict)
 
     def check(self) -> list[str]:

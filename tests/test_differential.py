@@ -1,17 +1,19 @@
 """Each Python port builds the tree its DIB 3.43 original builds (tests/differential.py).
 
-Three pairs of builds hold every port: Debian (``bash-root``'s distribution) with DIB's
+Four pairs of builds hold every port: Debian (``bash-root``'s distribution) with DIB's
 defaults; Debian with ``DIB_PYTHON_VERSION=3``, where both dib-pythons install python3 (with
-its default, DIB's picks python2, which is gone, and fails: docs/migrating.md); and Ubuntu
-with every variable the ports read set. The trees are compared after every phase and
-finished. bash-root has no dpkg and no systemd: the package set is what the tree's apt-get
-stand-in was asked to install, and no tree has enabled units (the check is made all the
-same, and the file comparison covers /etc/systemd when a tree has it).
+its default, DIB's picks python2, which is gone, and fails: docs/migrating.md); Ubuntu with
+every variable the ports read set (upstart for enable-serial-console); and openrc. The trees
+are compared after every phase and finished. bash-root has no dpkg and no systemd: the
+package set is what the tree's apt-get stand-in was asked to install, and no tree has
+enabled units (the check is made all the same, and the file comparison covers /etc/systemd
+when a tree has it).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,9 +34,10 @@ PORTS = {
         Port("disable-nouveau", oracle_with=("modprobe",)),
         Port("journal-to-console"),
         Port("dib-python"),
+        Port("stable-interface-names"),
+        Port("enable-serial-console"),
     )
 }
-DEBIAN = [name for name in PORTS if name != "dib-python"]
 UBUNTU_SETTINGS = {
     "DISTRO_NAME": "ubuntu",
     "DIB_RELEASE": "noble",
@@ -43,18 +46,80 @@ UBUNTU_SETTINGS = {
     "DIB_EPEL_DISABLED": "1",
     "DIB_EPEL_MIRROR": "http://mirror.example/pub/epel",
     "DIB_PYTHON_VERSION": "3",
+    "DIB_INIT_SYSTEM": "upstart",
 }
+# (state, path, expected): a file's content holds ``expected`` (finished tree only), a
+# link points at it, or with None the path is absent. Proof that the equal trees are the
+# elements' work, not two trees alike for doing nothing.
+Evidence = tuple[str, str, str | None]
+DIB_PYTHON_LINK: list[Evidence] = [
+    ("02-pre-install", "/usr/local/bin/dib-python", "/usr/bin/python3"),
+    (FINAL, "/usr/local/bin/dib-python", None),
+]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    ports: tuple[str, ...]
+    env: dict[str, str]
+    evidence: list[Evidence]
+    packages: frozenset[str]  # what the tree's apt-get stand-in was asked to install
+
+
 SCENARIOS = {
-    "debian": (DEBIAN, {}),
-    "debian-python3": (["dib-python"], {"DIB_PYTHON_VERSION": "3"}),
-    "ubuntu-settings": (list(PORTS), UBUNTU_SETTINGS),
+    "debian": Scenario(
+        tuple(name for name in PORTS if name != "dib-python"),
+        {},
+        [
+            (FINAL, "/etc/dib-manifests/dib-element-manifest", "\njournal-to-console\n"),
+            (FINAL, "/etc/modprobe.d/disable-nouveau.conf", "blacklist nouveau\noptions"),
+            (FINAL, "/etc/systemd/journald.conf.d/log-to-console.conf", "ForwardToConsole=true"),
+            (FINAL, "/etc/selinux/config", "SELINUX=permissive\n"),
+            (FINAL, "/etc/udev/rules.d/80-net-name-slot.rules", None),
+            (FINAL, "/etc/udev/rules.d/99-serial-console.rules", "getty@$name.service"),
+        ],
+        frozenset({"biosdevname"}),
+    ),
+    "debian-python3": Scenario(
+        ("dib-python",), {"DIB_PYTHON_VERSION": "3"}, DIB_PYTHON_LINK, frozenset({"python3"})
+    ),
+    "ubuntu-settings": Scenario(
+        tuple(PORTS),
+        UBUNTU_SETTINGS,
+        [
+            *DIB_PYTHON_LINK,
+            (FINAL, "/var/lib/built-from/elements", "\ndib-python\n"),
+            (FINAL, "/etc/modprobe.d/blacklist.conf", "blacklist floppy\nblacklist pcspkr\n"),
+            (FINAL, "/etc/init/ttySx.conf", "exec /sbin/agetty -m ttyS$console_port"),
+            (FINAL, "/etc/udev/rules.d/99-serial-console.rules", None),
+        ],
+        frozenset({"biosdevname"}),
+    ),
+    "openrc": Scenario(
+        ("enable-serial-console",),
+        {"DIB_INIT_SYSTEM": "openrc", "DIB_BOOTLOADER_SERIAL_CONSOLE": "hvc1"},
+        [
+            (FINAL, "/etc/inittab", "\ns1:12345:respawn:/sbin/agetty -L 115200 ttyS1 vt100\n"),
+            (FINAL, "/etc/inittab", "\n#c2:2345:respawn"),
+            (
+                FINAL,
+                "/etc/inittab",
+                "console\ns0:12345:respawn:/sbin/agetty -L 115200 hvc1 vt100\n",
+            ),
+        ],
+        frozenset(),
+    ),
 }
 
 
 @pytest.fixture(scope="module", params=list(SCENARIOS))
 def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Pair:
-    names, env = SCENARIOS[request.param]
-    return build_pair(tmp_path_factory.mktemp(request.param), [PORTS[n] for n in names], env)
+    scenario = SCENARIOS[request.param]
+    pair = build_pair(
+        tmp_path_factory.mktemp(request.param), [PORTS[n] for n in scenario.ports], scenario.env
+    )
+    pair.scenario = request.param
+    return pair
 
 
 @pytest.mark.root
@@ -69,37 +134,21 @@ def test_each_port_builds_the_tree_of_its_dib_original(pair: Pair) -> None:
 @needs_root
 def test_the_trees_hold_the_elements_work(pair: Pair) -> None:
     """Equal trees are the elements' work, not two trees alike for doing nothing."""
-    root, env = pair.ported.root, pair.env
-    if "dib-python" in {p.name for p in pair.ports}:
-        during = pair.ported.states["02-pre-install"]["/usr/local/bin/dib-python"]
-        assert during.target == "/usr/bin/python3"
-        assert "/usr/local/bin/dib-python" not in pair.ported.states[FINAL]
-    if pair.ports == (PORTS["dib-python"],):
-        return
-    manifest = env.get("DIB_ELEMENT_MANIFEST_PATH", "/etc/dib-manifests/dib-element-manifest")
-    listed = (root / manifest.lstrip("/")).read_text().split()
-    assert {"bash-root", "differential-root", "modprobe", *(p.name for p in pair.ports)} <= set(
-        listed
-    )
-    assert (
-        (root / "etc/modprobe.d/disable-nouveau.conf").read_text().startswith("blacklist nouveau\n")
-    )
-    assert (
-        "ForwardToConsole=true"
-        in (root / "etc/systemd/journald.conf.d/log-to-console.conf").read_text()
-    )
-    assert "SELINUX=permissive" in (root / "etc/selinux/config").read_text()
-    if env:
-        blacklist = (root / "etc/modprobe.d/blacklist.conf").read_text()
-        assert blacklist == "blacklist floppy\nblacklist pcspkr\n"
+    for state, path, expected in SCENARIOS[pair.scenario].evidence:
+        entry = pair.ported.states[state].get(path)
+        if expected is None:
+            assert entry is None, (state, path)
+        elif entry is not None and entry.type == "symlink":
+            assert entry.target == expected, (state, path)
+        else:
+            assert state == FINAL and entry is not None, (state, path)
+            assert expected in (pair.ported.root / path.lstrip("/")).read_text(), (state, path)
 
 
 @pytest.mark.root
 @needs_root
 def test_packages_and_units_are_compared(pair: Pair) -> None:
-    on_debian = pair.env.get("DISTRO_NAME", "debian") == "debian"
-    python3 = {"python3"} if on_debian and PORTS["dib-python"] in pair.ports else set()
-    assert pair.ported.packages == pair.dib.packages == python3
+    assert pair.ported.packages == pair.dib.packages == SCENARIOS[pair.scenario].packages
     assert pair.ported.enabled_units == pair.dib.enabled_units == set()
 
 

@@ -1,5 +1,6 @@
 """The small ports of DIB's elements (element-manifest, epel, selinux-permissive,
-disable-nouveau, journal-to-console, dib-python): what tests/test_differential.py cannot
+disable-nouveau, journal-to-console, dib-python, stable-interface-names,
+enable-serial-console): what tests/test_differential.py cannot
 compare with DIB, because DIB's original fails there or needs a distribution dibpy does not
 build; and their documentation.
 """
@@ -23,6 +24,8 @@ PORTS = (
     "disable-nouveau",
     "journal-to-console",
     "dib-python",
+    "stable-interface-names",
+    "enable-serial-console",
 )
 EPEL_REPO = """[epel]
 name=Extra Packages for Enterprise Linux $releasever - $basearch
@@ -122,6 +125,47 @@ def test_dib_python_defaults_to_python3_everywhere() -> None:
     assert environment == {"DIB_PYTHON_VERSION": "3", "DIB_PYTHON": "python3"}
 
 
+INITTAB = """id:3:initdefault:
+#s0:12345:respawn:/sbin/agetty -L 115200 ttyS0 vt100
+# T1:23:respawn:/sbin/getty -L ttyS1 9600 vt100
+#c2:2345:respawn:/sbin/agetty 38400 tty2 linux
+#x:1:once:/bin/echo ttyS,5
+"""
+
+
+def test_the_inittab_is_edited_as_dibs_sed_and_echo_edit_it(tmp_path: Path) -> None:
+    inittab = tmp_path / "inittab"
+    inittab.write_text(INITTAB)
+    subprocess.run(["sed", "-r", r"s/^#(.*ttyS[0,1].*$)/\1/", "-i", str(inittab)], check=True)
+    expected = inittab.read_text() + (
+        "# diskimage-builder serial console\ns0:12345:respawn:/sbin/agetty -L 115200 hvc0 vt100\n"
+    )
+    assert builtin_element("enable-serial-console").with_serial_getty(INITTAB, "hvc0") == expected
+
+
+@pytest.mark.parametrize(
+    ("arch", "console"),
+    [("amd64", "ttyS0"), ("arm64", "ttyAMA0"), ("ppc64le", "hvc0"), ("ppc64", "hvc0")],
+)
+def test_the_openrc_console_follows_the_architecture(arch: str, console: str) -> None:
+    assert builtin_element("enable-serial-console").default_console(arch) == console
+
+
+def test_openrc_without_an_inittab_says_what_to_do(tmp_path: Path) -> None:
+    ctx = context(tmp_path, DIB_INIT_SYSTEM="openrc")
+    with pytest.raises(BuildError, match="no /etc/inittab"):
+        builtin_element("enable-serial-console").serial_console(ctx)
+
+
+def test_a_real_net_name_slot_rules_file_is_kept(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    rules = ctx.target_root / "etc/udev/rules.d/80-net-name-slot.rules"
+    rules.parent.mkdir(parents=True)
+    rules.write_text("# local rules\n")
+    builtin_element("stable-interface-names").stable_interface_names(ctx)
+    assert rules.read_text() == "# local rules\n"
+
+
 @pytest.mark.parametrize(
     ("name", "said"),
     [
@@ -132,6 +176,8 @@ def test_dib_python_defaults_to_python3_everywhere() -> None:
         ("disable-nouveau", "DEPENDS:    modprobe"),
         ("journal-to-console", "post-install:\n    30  journal_to_console"),
         ("selinux-permissive", "pre-install:\n    11  selinux_permissive"),
+        ("stable-interface-names", "PACKAGES:   biosdevname"),
+        ("enable-serial-console", "DIB_BOOTLOADER_SERIAL_CONSOLE (str, default '')"),
     ],
 )
 def test_dibpy_show_describes_each_port(name: str, said: str) -> None:
