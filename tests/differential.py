@@ -10,11 +10,19 @@ packages and enabled systemd units, where the tree has them.
 
 Each port lists the differences it is allowed, with a reason each (``Port.allowed``). A
 difference no allowance covers fails, and so does an allowance that covers nothing any more:
-the list stays the list of differences that exist. Several ports share one pair of builds.
+the list stays the list of differences that exist. Several ports share one pair of builds
+(each build takes a second or two), e.g. as a module-scoped fixture::
+
+    pair = build_pair(tmp_path, [Port("journal-to-console"), Port("epel")], {"DIB_X": "1"})
+    assert pair.check() == []
+
+A new port needs its name in a ``Port`` of a pair, and what its DIB original expects of a
+tree in ``differential-root`` (bash-root is no full Debian: no dpkg, no systemd, no useradd).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import tarfile
@@ -42,9 +50,7 @@ RUNNER_ALLOWED = tuple(
 
 
 def dib_elements() -> Path:
-    """DIB 3.43's elements folder (the installed diskimage-builder, never imported)."""
-    import importlib.util
-
+    """DIB 3.43's elements folder (the installed diskimage-builder, found, not imported)."""
     spec = importlib.util.find_spec("diskimage_builder")
     assert spec is not None and spec.origin is not None, "diskimage-builder is not installed"
     return Path(spec.origin).parent / "elements"
@@ -176,13 +182,10 @@ def build(
 
 
 def build_pair(
-    base: Path,
-    ports: Sequence[Port],
-    env_extra: Mapping[str, str] | None = None,
-    elements: Sequence[str] = (),
+    base: Path, ports: Sequence[Port], env_extra: Mapping[str, str] | None = None
 ) -> Pair:
-    """The two builds of ``ports`` (and of ``elements``, used alike by both) under ``base``."""
-    names = [*elements, *(p.name for p in ports)]
+    """The two builds of ``ports``, with the variables ``env_extra``, under ``base``."""
+    names = [p.name for p in ports]
     originals = force_originals(ports, base / "dib-originals")
     ported = build(base / "ported", names, env_extra or {}, [])
     dib = build(base / "dib", names, env_extra or {}, [originals])
