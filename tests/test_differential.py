@@ -218,3 +218,12 @@ def test_packages_and_units_that_differ_fail(tmp_path: Path) -> None:
         "packages: DIB's only {'python3'}, the ports' only set()",
         "enabled_units: DIB's only {'multi-user.target.wants/ssh.service'}, the ports' only set()",
     ]
+
+
+def test_docs_list_every_port_the_harness_proves() -> None:
+    text = (REPO / "docs" / "migrating.md").read_text()
+    section = text.split("## DIB's elements ported to Python, and how they differ")[1]
+    rows = {
+        line.split("`")[1] for line in section.split("\n## ")[0].splitlines() if line[:3] == "| `"
+    }
+    assert rows == set(PORTS)
