@@ -220,11 +220,13 @@ def _walk_directory(root: Path) -> Iterator[tuple[str, Entry]]:
         here = Path(directory)
         for name in [*dirs, *files]:
             path = here / name
-            yield "/" + str(path.relative_to(root)), _entry_of(path)
-    yield "/", _entry_of(root)
+            yield "/" + str(path.relative_to(root)), entry_of(path)
+    yield "/", entry_of(root)
 
 
-def _entry_of(path: Path) -> Entry:
+def entry_of(path: Path) -> Entry:
+    """What the comparison records of one path (not followed if a link): type, mode,
+    owner, group, and its link target, content digest or device numbers."""
     info = path.lstat()
     kind = TYPES.get(stat.S_IFMT(info.st_mode), "other")
     entry = Entry(kind, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)

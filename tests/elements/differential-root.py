@@ -34,7 +34,7 @@ from dibpy import (
     root_hook,
     setting,
 )
-from dibpy.tree.diff import Entry, _entry_of
+from dibpy.tree.diff import Entry, entry_of
 
 DEPENDS = ["bash-root"]
 LAST = 99  # hooks run by (order, name, element): "zz_" keeps these after any other 99
@@ -99,12 +99,12 @@ def snapshot(ctx: BuildContext, phase: Phase) -> None:
         return
     root = ctx.target_root
     pruned = _mount_points(root)
-    tree: dict[str, Entry] = {"/": _entry_of(root)}
+    tree: dict[str, Entry] = {"/": entry_of(root)}
     for here, dirs, files in os.walk(root):
         base = Path(here)
         dirs[:] = [d for d in dirs if base / d not in pruned]
         for name in [*dirs, *files]:
-            tree["/" + str((base / name).relative_to(root))] = _entry_of(base / name)
+            tree["/" + str((base / name).relative_to(root))] = entry_of(base / name)
     number = list(Phase).index(phase)
     out = Path(directory) / f"{number:02d}-{phase.value}.json"
     out.write_text(json.dumps({path: asdict(entry) for path, entry in sorted(tree.items())}))
