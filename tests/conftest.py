@@ -142,6 +142,14 @@ def element_dir(tmp_path: Path) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def debian_image_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One DIB_IMAGE_CACHE for the session's real Debian builds that share no module fixture
+    (differential pairs on REAL_DEBIAN, boots of ported elements): the first build's
+    debootstrap tarball and apt archives serve every later one."""
+    return tmp_path_factory.mktemp("debian-image-cache")
+
+
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     return clean_env(tmp_path)
