@@ -201,7 +201,9 @@ def build(
     env = clean_env(base, DIB_NO_TMPFS="1", DIBPY_SNAPSHOT_DIR=str(snapshots), **env_extra)
     paths = [arg for p in [*element_path, TEST_ELEMENTS] for arg in ("--element-path", str(p))]
     args = ["build", "-n", "-t", "tar", "-o", str(base / "image"), "--no-progress", *paths]
-    result = run_dibpy([*args, *on, *elements], env, base)
+    # A real Debian build installs a kernel: minutes on a loaded machine, not seconds.
+    timeout = 1200 if "debian-minimal" in on else 120
+    result = run_dibpy([*args, *on, *elements], env, base, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     states = {
         path.stem: {k: Entry(**v) for k, v in json.loads(path.read_text()).items()}

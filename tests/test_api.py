@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -415,6 +416,7 @@ def test_an_exception_in_on_event_stops_the_build_and_releases_everything(
 ) -> None:
     def stop_in_install(event: events.Event) -> None:
         if isinstance(event, events.HookStarted) and event.phase.value == "install":
+            time.sleep(2)  # a busy caller: the build waits for it, it does not race ahead
             raise StopHere
 
     with pytest.raises(StopHere):

@@ -26,7 +26,10 @@ signal too, as Ctrl-C in a terminal gives it), once, whether they came from a te
 from ``kill``. What the build reports crosses a pipe, pickled: ``on_message`` payloads, every
 log record (handled again by the caller's loggers, so its handlers, the progress view and
 ``--log-file`` see them), then the result, or the exception with the same type, message and
-fields (its traceback in the build's process is added as a note).
+fields (its traceback in the build's process is added as a note). Each ``on_message`` payload
+waits for the caller's acknowledgement, given once the callback has returned: when the
+callback raises, the build is signalled before it goes on, so it stops where it was, not
+after racing ahead of a busy caller.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ def run_isolated(
     reaches ``on_message`` here, in order, on this thread. When ``on_message`` raises, the
     build is stopped as by SIGTERM, and once it has cleaned up that exception is raised."""
     reader, writer = Pipe(duplex=False)
+    acks, acknowledge = Pipe(duplex=False)  # the caller's word that a message was handled
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     caller = os.getpid()
@@ -82,22 +86,25 @@ def run_isolated(
         status = 70
         try:
             reader.close()
-            status = _keeper(work, writer, caller, offline)
+            acknowledge.close()
+            status = _keeper(work, writer, acks, caller, offline)
         finally:
             os._exit(status)
     writer.close()
+    acks.close()
     with contextlib.suppress(OSError):  # the keeper does it too: whichever runs first
         os.setpgid(pid, pid)
     try:
         with _forwarding(pid):
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            outcome = _relay(reader, on_message, pid)
+            outcome = _relay(reader, acknowledge, on_message, pid)
     except BaseException:  # the caller is interrupted: the build unwinds, then it is waited for
         _signal_group(pid, signal.SIGTERM)
         raise
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         reader.close()
+        acknowledge.close()
         _, status = os.waitpid(pid, 0)
     if outcome is None:
         raise BuildError(
@@ -112,9 +119,13 @@ def run_isolated(
 
 
 def _relay(
-    reader: Connection, on_message: Callable[[Any], None] | None, pid: int
+    reader: Connection,
+    acknowledge: Connection,
+    on_message: Callable[[Any], None] | None,
+    pid: int,
 ) -> tuple[str, Any] | None:
-    """Hand on what the build sends until it closes the pipe; return its outcome."""
+    """Hand on what the build sends until it closes the pipe; return its outcome. Each
+    message is acknowledged once handled (after the SIGTERM, when the handler raised)."""
     outcome: tuple[str, Any] | None = None
     failure: BaseException | None = None
     while True:
@@ -125,13 +136,14 @@ def _relay(
         if kind == "log":
             logging.getLogger(payload.name).handle(payload)
         elif kind == "message":
-            if on_message is None or failure is not None:
-                continue
-            try:
-                on_message(payload)
-            except BaseException as exc:  # the caller's own: stop the build, then raise it
-                failure = exc
-                _signal_group(pid, signal.SIGTERM)
+            if on_message is not None and failure is None:
+                try:
+                    on_message(payload)
+                except BaseException as exc:  # the caller's own: stop the build, then raise it
+                    failure = exc
+                    _signal_group(pid, signal.SIGTERM)
+            with contextlib.suppress(OSError):  # the build has gone: nobody waits
+                acknowledge.send_bytes(b"")
         else:
             outcome = (kind, payload)
     if failure is not None:
@@ -175,7 +187,11 @@ def _how(status: int) -> str:
 
 
 def _keeper(
-    work: Callable[[Callable[[Any], None]], Any], writer: Connection, caller: int, offline: bool
+    work: Callable[[Callable[[Any], None]], Any],
+    writer: Connection,
+    acks: Connection,
+    caller: int,
+    offline: bool,
 ) -> int:
     """The first child: make the namespaces, start the build in them, wait for it."""
     os.setpgid(0, 0)
@@ -199,9 +215,10 @@ def _keeper(
     pid = os.fork()
     if pid == 0:
         os.close(keeper_end)
-        _build_process(work, writer, lifeline, offline)
+        _build_process(work, writer, acks, lifeline, offline)
     os.close(lifeline)
     writer.close()
+    acks.close()
     for sig in FORWARDED:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
@@ -220,11 +237,15 @@ def _namespace_error(exc: Exception, offline: bool) -> BuildError:
 
 
 def _build_process(
-    work: Callable[[Callable[[Any], None]], Any], writer: Connection, lifeline: int, offline: bool
+    work: Callable[[Callable[[Any], None]], Any],
+    writer: Connection,
+    acks: Connection,
+    lifeline: int,
+    offline: bool,
 ) -> None:  # pragma: no cover (ends in os._exit)
     """The second child, pid 1 of the new pid namespace: run the build and report."""
     status = 0
-    send = _Sender(writer)
+    send = _Sender(writer, acks)
     try:
         namespaces.die_with_parent()
         if select.select([lifeline], [], [], 0)[0]:  # EOF: the keeper has gone already
@@ -256,10 +277,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 class _Sender:
-    """The child's end of the pipe; any thread of the build may send."""
+    """The child's end of the pipes; any thread of the build may send."""
 
-    def __init__(self, writer: Connection) -> None:
+    def __init__(self, writer: Connection, acks: Connection) -> None:
         self.writer = writer
+        self.acks = acks
         self.lock = threading.Lock()
 
     def send(self, kind: str, payload: object) -> None:
@@ -267,7 +289,11 @@ class _Sender:
             self.writer.send((kind, payload))
 
     def message(self, payload: object) -> None:
-        self.send("message", payload)
+        """Send ``payload`` and wait until the caller has handled it."""
+        with self.lock:
+            self.writer.send(("message", payload))
+            with contextlib.suppress(EOFError):  # the caller has gone: nothing to wait for
+                self.acks.recv_bytes()
 
     def outcome(self, kind: str, payload: object) -> None:
         if kind == "error":
