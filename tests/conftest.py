@@ -44,7 +44,33 @@ PROVIDES = ["operating-system"]
 '''
 
 
+# The test command runs two workers (pytest-xdist, ``--dist loadfile``: one module's tests,
+# and so its module-scoped build, stay on one worker). Modules are handed out in collection
+# order, so the longest ones (measured: each builds and boots images under TCG for minutes)
+# go first, then the other slow modules, then the fast ones; the two workers then end together
+# rather than one finishing a long boot alone.
+LONGEST_FIRST = (
+    "test_vm_images.py",
+    "test_arm64.py",
+    "test_legacy_vm.py",
+    "test_differential_services.py",
+    "test_differential_init.py",
+)
+
+
+def _schedule(item: pytest.Item) -> tuple[int, int]:
+    name = item.path.name
+    if name in LONGEST_FIRST:
+        return (0, LONGEST_FIRST.index(name))
+    return (1, 0) if item.get_closest_marker("slow") is not None else (2, 0)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A module ranks as its earliest-scheduled test; its items stay together (stable sort).
+    rank: dict[Path, tuple[int, int]] = {}
+    for item in items:
+        rank[item.path] = min(rank.get(item.path, (3, 0)), _schedule(item))
+    items.sort(key=lambda item: rank[item.path])
     if IS_ROOT:
         return
     skip = pytest.mark.skip(reason="needs root (mount, chroot)")
@@ -146,8 +172,14 @@ def element_dir(tmp_path: Path) -> Path:
 def debian_image_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One DIB_IMAGE_CACHE for the session's real Debian builds that share no module fixture
     (differential pairs on REAL_DEBIAN, boots of ported elements): the first build's
-    debootstrap tarball and apt archives serve every later one."""
-    return tmp_path_factory.mktemp("debian-image-cache")
+    debootstrap tarball and apt archives serve every later one. Under pytest-xdist the
+    workers share it (the image cache locks what it fills)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's directory, above each worker's own
+    cache = base / "debian-image-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
 
 
 @pytest.fixture
