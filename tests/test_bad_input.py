@@ -192,6 +192,14 @@ def test_an_output_directory_that_is_not_writable_is_refused(
     assert list(read_only_dir.iterdir()) == []
 
 
+def test_a_log_file_in_a_missing_directory_is_refused(tmp_path: Path) -> None:
+    log_file = tmp_path / "no-such-dir" / "build.log"
+    argv = [*TINY, "-t", "tar", "--log-file", str(log_file)]
+    done = run_dibpy([*argv, "tiny-busybox"], clean_env(tmp_path), tmp_path)
+    assert_refused(done, tmp_path, [f"--log-file {log_file}", "No such file or directory"])
+    assert not log_file.parent.exists()
+
+
 def test_an_output_path_under_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
     argv = ["build", "-n", "--element-path", str(EXAMPLES), "-t", "tar"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from dibpy.errors import InputError
 from dibpy.redact import RedactFilter
 
 LOGGER = logging.getLogger("dibpy")
@@ -64,7 +65,14 @@ def setup(
     shown.addFilter(RedactFilter())
     LOGGER.addHandler(shown)
     if log_file is not None:
-        to_file = logging.FileHandler(log_file)
+        try:
+            to_file = logging.FileHandler(log_file)
+        except OSError as exc:
+            raise InputError(
+                f"--log-file {log_file}: cannot write the log there ({exc.strerror}). "
+                "Give a file in an existing, writable directory (create it first with "
+                "mkdir -p), or leave --log-file out."
+            ) from None
         to_file.setLevel(logging.DEBUG)
         to_file.setFormatter(
             logging.Formatter(
