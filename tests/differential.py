@@ -93,11 +93,14 @@ class Port:
     effect (DIB's ``modprobe`` copies ``disable-nouveau``'s ``modprobe.d/``), forced on the
     DIB side too, so the comparison covers their ports as well. ``allowed``: the
     differences the port may make, each with its reason (docs/migrating.md states the
-    intended ones)."""
+    intended ones). ``packages_allowed``: packages only one side installs, the pattern
+    being the package's name (DIB's install-static installs rsync, the port copies from the
+    host)."""
 
     name: str
     allowed: tuple[Allowance, ...] = ()
     oracle_with: tuple[str, ...] = ()
+    packages_allowed: tuple[Allowance, ...] = ()
 
 
 @dataclass
@@ -155,7 +158,8 @@ class Pair:
             for port in self.ports
             for a in port.allowed
         ]
-        if "install-bin" in self.dib.elements:
+        helper = RUNNER_ALLOWED[0].pattern  # only DIB's side has the helpers
+        if "install-bin" in self.dib.elements and helper not in self.ported.states.get(FINAL, {}):
             rules += [Allowance(a.pattern, f"{a.pattern}: {a.reason}") for a in RUNNER_ALLOWED]
         used: set[str] = set()
         problems: list[str] = []
@@ -169,10 +173,20 @@ class Pair:
             self.comparisons[state] = result
             used |= {d.allowed_by for d in result.differences if d.allowed_by}
             problems += [f"{state}: {d.describe()}" for d in result.unexpected]
+        packages_allowed = {
+            a.pattern: f"{port.name}: {a.reason}"
+            for port in self.ports
+            for a in port.packages_allowed
+        }
+        differing = self.dib.packages ^ self.ported.packages
+        used |= {reason for name, reason in packages_allowed.items() if name in differing}
+        rules += [Allowance(name, reason) for name, reason in packages_allowed.items()]
         gone = [r.reason for r in rules if r.reason not in used and r not in self.volatile]
         problems += [f"allowed but no longer happens: {reason}" for reason in gone]
         for what in ("packages", "enabled_units"):
             dib, ported = getattr(self.dib, what), getattr(self.ported, what)
+            if what == "packages":
+                dib, ported = dib - packages_allowed.keys(), ported - packages_allowed.keys()
             if dib != ported:
                 problems.append(
                     f"{what}: DIB's only {dib - ported}, the ports' only {ported - dib}"

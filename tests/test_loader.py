@@ -572,3 +572,18 @@ def test_a_broken_entry_point_is_a_load_error(
         index.get("ep-broken")
     assert "ep-broken" in str(caught.value)
     assert "no_such_module_for_dibpy_tests" in str(caught.value)
+
+
+def test_dibs_folder_with_an_empty_init_is_a_legacy_element(tmp_path: Path) -> None:
+    """DIB's svc-map, package-installs and cache-url hold an empty __init__.py for DIB's own
+    tests: copied onto the element path, they are legacy elements whose hooks run."""
+    folder = tmp_path / "svc-map"
+    (folder / "extra-data.d").mkdir(parents=True)
+    (folder / "extra-data.d" / "10-merge").write_text("#!/bin/bash\n")
+    (folder / "extra-data.d" / "10-merge").chmod(0o755)
+    (folder / "__init__.py").write_text("")
+    element = index_of(tmp_path).get("svc-map")
+    assert element.kind == "legacy"
+    assert [h.name for h in element.hooks] == ["10-merge"]
+    (folder / "__init__.py").write_text("DEPENDS = []\n")  # a Python package element
+    assert index_of(tmp_path).get("svc-map").kind == "python"

@@ -60,6 +60,19 @@ def test_when_conditions() -> None:
         squash(declared, "amd64", {})
 
 
+def test_dib_python_version_picks_the_entry_of_the_build_s_python() -> None:
+    """DIB's svc-map: PyYAML with dib_python_version 2, python3-PyYAML with 3."""
+    declared = {
+        "svc-map": {
+            "PyYAML": {"phase": "pre-install.d", "dib_python_version": 2},
+            "python3-PyYAML": {"phase": "pre-install.d", "dib_python_version": "3"},
+        }
+    }
+    for version, expected in (("3", ["python3-PyYAML"]), ("2", ["PyYAML"]), ("", [])):
+        env = {"DIB_PYTHON_VERSION": version}
+        assert squash(declared, "amd64", env)[Phase.PRE_INSTALL].install == expected
+
+
 def test_conflict_rules_of_package_installs_squash() -> None:
     declared = {
         "a": {"gcc": {"uninstall": True}, "make": {"build-only": True}},

@@ -181,12 +181,19 @@ def _scan_directory(
                 found.append(ElementSource(entry.name, Origin(kind, str(entry)), folder=entry))
         elif entry.suffix == ".py" and entry.is_file():
             found.append(ElementSource(entry.stem, Origin(kind, str(entry)), path=entry))
-        elif (entry / "__init__.py").is_file():
+        elif (entry / "__init__.py").is_file() and not _dib_folder_with_tests(entry):
             init = entry / "__init__.py"
             found.append(ElementSource(entry.name, Origin(kind, str(init)), path=init))
         elif entry.is_dir() and looks_like_element(entry):
             found.append(ElementSource(entry.name, Origin(kind, str(entry)), folder=entry))
     return found
+
+
+def _dib_folder_with_tests(folder: Path) -> bool:
+    """DIB's folder copied onto the element path: its empty ``__init__.py`` is there for
+    DIB's own unit tests (svc-map, package-installs, cache-url), not a Python element, which
+    would have hooks or metadata in it."""
+    return (folder / "__init__.py").stat().st_size == 0 and looks_like_element(folder)
 
 
 def _scan_entry_points() -> list[ElementSource]:

@@ -49,6 +49,13 @@ class PackageOptions(BaseModel):
     arch: tuple[str, ...] = ()
     not_arch: tuple[str, ...] = Field((), alias="not-arch")
     when: tuple[str, ...] = ()
+    # DIB's: the entry applies only when DIB_PYTHON_VERSION is this (svc-map's PyYAML)
+    dib_python_version: str = ""
+
+    @field_validator("dib_python_version", mode="before")
+    @classmethod
+    def _version(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
 
     @field_validator("phase", mode="before")
     @classmethod
@@ -83,6 +90,8 @@ class PackageOptions(BaseModel):
         if self.arch and arch not in self.arch:
             return False
         if self.not_arch and arch in self.not_arch:
+            return False
+        if self.dib_python_version and self.dib_python_version != env.get("DIB_PYTHON_VERSION"):
             return False
         return all(_condition_holds(c, env) for c in self.when)
 

@@ -144,8 +144,8 @@ def script_environment(ctx: BuildContext, phase: Phase, *, in_chroot: bool) -> d
             "LC_ALL": "C",  # DIB's driver exports LC_ALL=C for every hook
         }
     )
-    if ctx.offline:
-        env["DIB_OFFLINE"] = "1"
+    # DIB's common-defaults exports it, empty when online: scripts with `set -u` read it
+    env["DIB_OFFLINE"] = "1" if ctx.offline else ""
     if phase is not Phase.ROOT:  # DIB writes it into environment.d once root.d is done
         env["DIB_DEFAULT_INSTALLTYPE"] = env.get("DIB_DEFAULT_INSTALLTYPE") or "source"
     if phase in (Phase.ROOT, Phase.CLEANUP):
