@@ -7,7 +7,9 @@ original: a ``static/`` tree with odd modes, symlinks and names rsync's ``-C`` s
 ``source-repository-*`` lines whose location and ref ``DIB_REPOLOCATION_*`` and
 ``DIB_REPOREF_*`` replace with a local git repository; an ``svc-map`` file and a script
 calling ``svc-map`` in the chroot; ``install.d/<prefix>-<type>-install/`` folders chosen by
-``DIB_INSTALLTYPE_demo`` and the default; a ``bin/`` program a script runs.
+``DIB_INSTALLTYPE_widget`` and the default; a ``bin/`` program a script runs; a ``/boot``
+with two kernels and initramfs for baremetal, whose ``NAME.vmlinuz`` and ``NAME.initrd``
+beside the image are compared too.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ PORTS = {
         ),
         Port("install-types"),
         Port("install-bin"),
+        Port("baremetal"),
         Port(
             "svc-map",
             allowed=(
@@ -121,6 +124,7 @@ CONSUMERS = (
     "uses-install-bin",
     "uses-svc-map",
     "uses-source-repositories",
+    "uses-baremetal",
 )
 GIT_ENV = {
     "PATH": os.environ["PATH"],
@@ -235,3 +239,22 @@ def test_each_side_ran_its_own_element(pair: Pair) -> None:
             assert ("install-static", "10-install-static-files") in hooks
     assert pair.dib.packages - pair.ported.packages == {"rsync", "python3-yaml", "python3"}
     assert {"git", "curl"} <= pair.ported.packages
+
+
+@pytest.mark.root
+@needs_root
+def test_baremetal_writes_the_newest_kernel_and_initrd_beside_the_image_as_dib(
+    pair: Pair,
+) -> None:
+    for suffix, content in (
+        ("vmlinuz", "kernel 6.1.0-10-amd64\n"),
+        ("initrd", "initramfs 6.1.0-10-amd64\n"),
+    ):
+        written = {}
+        for side in ("ported", "dib"):
+            path = getattr(pair, side).root.parent / f"image.{suffix}"
+            written[side] = (path.read_text(), path.stat().st_mode & 0o7777, path.stat().st_uid)
+        assert written["ported"] == written["dib"] == (content, 0o644, 0)
+    manifest = json.loads((pair.ported.root.parent / "image.manifest.json").read_text())
+    listed = {Path(o["path"]).name: o["format"] for o in manifest["outputs"]}
+    assert listed == {"image.tar": "tar", "image.vmlinuz": "vmlinuz", "image.initrd": "initrd"}

@@ -31,6 +31,7 @@ from dibpy.host.workspace import Workspace, use_tmpfs
 from dibpy.legacy import environment, hooktree
 from dibpy.outputs import formats as outputs
 from dibpy.outputs import manifest
+from dibpy.outputs.files import write_output_files
 from dibpy.phases import PHASES, Phase
 from dibpy.planning.plan import Plan
 from dibpy.planning.steps import DriverStep, steps_after
@@ -252,7 +253,8 @@ class Build:
                 self._cleanup_after_failure(ctx, workspace)
             raise
         self._run_phase(Phase.CLEANUP, ctx)
-        before = outputs.identities(outputs.with_sidecars(list(destinations.values())))
+        files = list(ctx.outputs.destinations(self.config.output_name()))
+        before = outputs.identities([*outputs.with_sidecars(list(destinations.values())), *files])
         try:
             self._driver_steps(Phase.CLEANUP, ctx, workspace, destinations)
         except BaseException as exc:
@@ -335,6 +337,7 @@ class Build:
         if self.config.checksum:
             for path in list(written):
                 outputs.write_checksums(path)
+        written += write_output_files(ctx.outputs.destinations(self.config.output_name()))
         self.result.outputs = written
         self._record_outputs(ctx, destinations)
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from dibpy.building.assembly import DiskSteps
 from dibpy.config.settings import ElementSettings, read_settings
+from dibpy.outputs.files import OutputFiles
 from dibpy.phases import Phase
 
 # Elements import BuildContext to annotate their hooks, and planning loads elements; the
@@ -61,6 +62,7 @@ class BuildContext(BaseModel):
     _cache: ImageCache = PrivateAttr()
     _modules: dict[str, ModuleType] = PrivateAttr(default_factory=dict)
     _disk: DiskSteps = PrivateAttr(default_factory=DiskSteps)
+    _outputs: OutputFiles = PrivateAttr(default_factory=OutputFiles)
     _settings: dict[type[ElementSettings], ElementSettings] = PrivateAttr(default_factory=dict)
     _on_download: ProgressCallback | None = PrivateAttr(default=None)
 
@@ -134,6 +136,12 @@ class BuildContext(BaseModel):
     def disk(self) -> DiskSteps:
         """Register work that needs the final disk layout (see ``dibpy.building.assembly``)."""
         return self._disk
+
+    @property
+    def outputs(self) -> OutputFiles:
+        """Files to write beside the image: ``ctx.outputs.add(".vmlinuz", path, 0o644)``
+        (see ``dibpy.outputs.files``)."""
+        return self._outputs
 
     @property
     def runner(self) -> Runner:

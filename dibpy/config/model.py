@@ -224,12 +224,16 @@ class BuildConfig(BaseModel):
         except ValidationError as exc:
             raise InputError(_explain(exc, values)) from None
 
-    def output_path(self, fmt: str) -> Path:
-        """``NAME.FMT``, where NAME is ``-o`` (DIB strips a ``.FMT`` the user added)."""
+    def output_name(self) -> str:
+        """NAME of the outputs: ``-o`` (DIB strips a ``.FMT`` the user added)."""
         name = self.image_name
         if len(self.formats) == 1 and name.endswith(f".{self.formats[0]}"):
             name = name[: -len(self.formats[0]) - 1]
-        return Path(f"{name}.{fmt}")
+        return name
+
+    def output_path(self, fmt: str) -> Path:
+        """``NAME.FMT``, where NAME is ``-o`` (DIB strips a ``.FMT`` the user added)."""
+        return Path(f"{self.output_name()}.{fmt}")
 
 
 def _explain(exc: ValidationError, values: Mapping[str, object]) -> str:

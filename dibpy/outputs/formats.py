@@ -108,7 +108,7 @@ def write_tree_outputs(tree: Path, destinations: dict[str, Path], runner: Runner
     written = []
     for fmt, destination in destinations.items():
         if fmt in TREE_WRITERS:
-            with _atomic(destination) as partial:
+            with atomic(destination) as partial:
                 TREE_WRITERS[fmt](tree, partial, runner)
             log.info("Wrote %s", destination)
             written.append(destination)
@@ -122,7 +122,7 @@ def write_disk_outputs(
     written = []
     for fmt, destination in destinations.items():
         if fmt in DISK_WRITERS:
-            with _atomic(destination) as partial:
+            with atomic(destination) as partial:
                 DISK_WRITERS[fmt](raw, partial, runner, options)
             log.info("Wrote %s", destination)
             written.append(destination)
@@ -145,7 +145,7 @@ def write_checksums(path: Path) -> list[Path]:
 
 
 @contextmanager
-def _atomic(destination: Path) -> Iterator[Path]:
+def atomic(destination: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``destination``; rename it there only on success."""
     partial = destination.with_name(f".{destination.name}.partial")
     partial.unlink(missing_ok=True)
