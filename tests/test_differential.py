@@ -20,6 +20,7 @@ import pytest
 from conftest import REPO
 from differential import FINAL, Pair, Port, Tree, build_pair, dib_elements
 from root_helpers import needs_root
+from test_differential_core import DEBIAN_PORTS
 from test_differential_core import PORTS as CORE_PORTS
 
 from dibpy.tree.diff import Allowance, Entry
@@ -227,4 +228,4 @@ def test_docs_list_every_port_the_harness_proves() -> None:
     rows = {
         line.split("`")[1] for line in section.split("\n## ")[0].splitlines() if line[:3] == "| `"
     }
-    assert rows == set(PORTS) | set(CORE_PORTS)
+    assert rows == set(PORTS) | set(CORE_PORTS) | {p.name for p in DEBIAN_PORTS}

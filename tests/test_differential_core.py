@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from differential import FINAL, Pair, Port, build_pair
+from conftest import REPO
+from differential import FINAL, Pair, Port, build, build_pair, dib_elements
 from root_helpers import needs_root
 
 from dibpy.tree.diff import Allowance
@@ -42,6 +45,18 @@ PORTS = {
         Port("install-types"),
         Port("install-bin"),
         Port("baremetal"),
+        Port(
+            "pip-cache",
+            allowed=(
+                Allowance(
+                    "/tmp/pip",
+                    "the port's mount is released with the tree phases' mounts, leaving its "
+                    "empty mount point; DIB's, made by its script, stays mounted (and out of "
+                    "the snapshots) until the end; both images have an empty /tmp",
+                ),
+            ),
+        ),
+        Port("ensure-venv"),
         Port(
             "svc-map",
             allowed=(
@@ -125,6 +140,7 @@ CONSUMERS = (
     "uses-svc-map",
     "uses-source-repositories",
     "uses-baremetal",
+    "uses-pip-cache",
 )
 GIT_ENV = {
     "PATH": os.environ["PATH"],
@@ -202,6 +218,7 @@ EVIDENCE = [
     ("/opt/demo-stable/README", 0o644, "one\n"),  # DIB_REPOLOCATION_demo_stable
     ("/etc/dib-source-repositories", 0o644, "/opt/demo\n/opt/demo-stable\n"),
     ("/etc/dib-manifests/dib-manifest-git-image", 0o644, "demo git /opt/demo "),
+    ("/etc/pip-download-cache", 0o644, "/tmp/pip\n"),
 ]
 SKIPPED = ["libx.so", "old.bak", "core", "notes~", ".git", "CVS", "sub/listed.txt"]
 
@@ -222,6 +239,9 @@ def test_the_trees_hold_the_elements_work(pair: Pair, side: str) -> None:
             assert expected in host.read_text(), path
     for name in SKIPPED:
         assert f"/etc/dib-static/{name}" not in tree.states[FINAL], name
+    # pip's download went to the image cache, through the mount, not into the image
+    assert (tree.root.parent / "cache/pip/demo-1.0.tar.gz").read_text() == "downloaded\n"
+    assert not any("demo-1.0" in path for state in tree.states.values() for path in state)
 
 
 @pytest.mark.root
@@ -238,7 +258,7 @@ def test_each_side_ran_its_own_element(pair: Pair) -> None:
             assert ("svc-map", "10-merge-svc-map-files") in hooks
             assert ("install-static", "10-install-static-files") in hooks
     assert pair.dib.packages - pair.ported.packages == {"rsync", "python3-yaml", "python3"}
-    assert {"git", "curl"} <= pair.ported.packages
+    assert {"git", "curl", "python3-venv"} <= pair.ported.packages
 
 
 @pytest.mark.root
@@ -258,3 +278,95 @@ def test_baremetal_writes_the_newest_kernel_and_initrd_beside_the_image_as_dib(
     manifest = json.loads((pair.ported.root.parent / "image.manifest.json").read_text())
     listed = {Path(o["path"]).name: o["format"] for o in manifest["outputs"]}
     assert listed == {"image.tar": "tar", "image.vmlinuz": "vmlinuz", "image.initrd": "initrd"}
+
+
+# --- debian: its own effect, without debian-minimal's debootstrap ------------------------
+# DIB's debian depends on debian-minimal (debootstrap), which bash-root cannot be. Both sides
+# build the element as it is with its dependencies left out: DIB's folder without
+# element-deps, the port's module without DEPENDS, both named debian-nodeps, each with the
+# same consumer (tests/elements/uses-debian: dpkg and adduser stand-ins, and package-installs,
+# which debian-minimal brings).
+DEBIAN_PORTS = (Port("debian"),)
+DEBIAN_SCENARIOS = {"bookworm": {}, "wheezy": {"DIB_RELEASE": "wheezy"}}
+
+
+def debian_without_dependencies(base: Path) -> tuple[Path, Path]:
+    """(the port's folder, DIB's folder), each holding a ``debian-nodeps`` element."""
+    ported, dib = base / "port-nodeps", base / "dib-nodeps"
+    ported.mkdir()
+    text = (REPO / "elements" / "debian.py").read_text()
+    depends = 'DEPENDS = ["debian-minimal", "openssh-server", "sysprep"]\n'
+    assert depends in text
+    (ported / "debian-nodeps.py").write_text(text.replace(depends, "DEPENDS: list[str] = []\n"))
+    shutil.copytree(
+        dib_elements() / "debian",
+        dib / "debian-nodeps",
+        ignore=shutil.ignore_patterns("element-deps", "test-elements"),
+    )
+    return ported, dib
+
+
+@pytest.fixture(scope="module", params=list(DEBIAN_SCENARIOS))
+def debian_pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Pair:
+    base = tmp_path_factory.mktemp(f"debian-{request.param}")
+    ported_path, dib_path = debian_without_dependencies(base)
+    env = DEBIAN_SCENARIOS[request.param]
+    names = ["debian-nodeps", "uses-debian"]
+    ported = build(base / "ported", names, env, [ported_path])
+    dib = build(base / "dib", names, env, [dib_path])
+    return Pair(DEBIAN_PORTS, ported, dib, env=env, scenario=request.param)
+
+
+@pytest.mark.root
+@needs_root
+def test_debian_builds_the_tree_of_its_dib_original(debian_pair: Pair) -> None:
+    problems = debian_pair.check()
+    assert problems == [], "left: DIB's original, right: the port\n" + "\n".join(problems)
+    cloud = {"cloud-init", "cloud-utils", "cloud-initramfs-growroot", "isc-dhcp-client", "cron"}
+    assert cloud <= debian_pair.ported.packages
+    calls = (debian_pair.ported.root / "var/lib/dpkg/stand-in-calls").read_text()
+    sudoers = debian_pair.ported.root / "etc/sudoers.d/debian-cloud-init"
+    pin = debian_pair.ported.root / "etc/apt/preferences.d/sysvinit"
+    if debian_pair.scenario == "wheezy":  # sysvinit kept, the helper user, no netplan
+        assert calls.startswith("adduser --gecos Debian-cloud-init-user --disabled-password")
+        assert "dpkg" not in calls and not pin.exists()
+        assert sudoers.read_text() == "debian ALL=(ALL) NOPASSWD:ALL\n"
+        assert sudoers.stat().st_mode & 0o7777 == 0o440
+        assert "netplan.io" not in debian_pair.ported.packages
+    else:
+        assert calls == "dpkg --purge --force remove-essential sysvinit\n"
+        assert pin.read_text() == 'Package: sysvinit\nPin: origin ""\nPin-Priority: -1\n'
+        assert not sudoers.exists()
+        assert {"systemd-sysv", "netplan.io"} <= debian_pair.ported.packages
+
+
+# --- documentation: every port of this module, as the CLI shows it -----------------------
+SHOWN = {
+    "install-static": "install:\n    10  install_static_files",
+    "install-types": "DIB_DEFAULT_INSTALLTYPE (str, default 'source')",
+    "install-bin": "pre-install:\n    01  install_bin",
+    "svc-map": "extra-data:\n    10  merge_svc_map_files",
+    "source-repositories": "DIB_GITREPOBASE (str, default '')",
+    "baremetal": "DIB_BAREMETAL_KERNEL_PATTERN (str, default '')",
+    "debian": "DIB_DEBIAN_ALT_INIT_PACKAGE (str, default '')",
+    "pip-cache": "root:\n    11  pip_cache",
+    "ensure-venv": "PACKAGES:   python3-venv",
+}
+
+
+def test_every_port_here_is_shown_and_listed_as_python() -> None:
+    assert set(SHOWN) == set(PORTS) | {"debian"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "dibpy", "elements"], capture_output=True, text=True, check=True
+    ).stdout
+    for name, said in SHOWN.items():
+        line = next(line for line in listed.splitlines() if line.startswith(f"{name} "))
+        assert line.split()[1] == "python", line
+        shown = subprocess.run(
+            [sys.executable, "-m", "dibpy", "show", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert f"{name}  (built-in " in shown
+        assert said in shown, (name, shown)
