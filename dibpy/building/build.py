@@ -31,7 +31,6 @@ from dibpy.host.workspace import Workspace, use_tmpfs
 from dibpy.legacy import environment, hooktree
 from dibpy.outputs import formats as outputs
 from dibpy.outputs import manifest
-from dibpy.outputs.files import write_output_files
 from dibpy.phases import PHASES, Phase
 from dibpy.planning.plan import Plan
 from dibpy.planning.steps import DriverStep, steps_after
@@ -337,7 +336,7 @@ class Build:
         if self.config.checksum:
             for path in list(written):
                 outputs.write_checksums(path)
-        written += write_output_files(ctx.outputs.destinations(self.config.output_name()))
+        written += outputs.write_output_files(ctx.outputs.destinations(self.config.output_name()))
         self.result.outputs = written
         self._record_outputs(ctx, destinations)
 

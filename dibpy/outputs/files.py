@@ -3,20 +3,18 @@
 A hook names a file of the tree with ``ctx.outputs.add(".vmlinuz", path, mode)``; the build
 copies it to ``NAME.vmlinuz`` (NAME being ``-o``) when it writes the image: atomically (a
 temporary file beside it, renamed), recorded in the manifest with its checksum, and removed
-again when the build fails after writing it, as the image is. The file is read when the
-outputs are written, so a later hook may still change it.
+again when the build fails after writing it, as the image is (``formats.write_output_files``).
+The file is read when the outputs are written, so a later hook may still change it. This
+module is the registry only: planning loads it, and none of the build machinery.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dibpy.errors import BuildError
-from dibpy.outputs.formats import atomic
 
 SUFFIX = re.compile(r"\.[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -49,25 +47,3 @@ class OutputFiles:
     def destinations(self, name: str) -> dict[Path, OutputFile]:
         """Where each file goes, for the image ``name`` (``-o``, without a format)."""
         return {Path(f"{name}{f.suffix}").absolute(): f for f in self._files.values()}
-
-
-def write_output_files(files: Mapping[Path, OutputFile]) -> list[Path]:
-    """Copy each file to its destination, atomically, with its mode."""
-    written = []
-    for destination, file in files.items():
-        if not file.source.is_file():
-            raise BuildError(
-                f"The file {file.source} an element asked to write as {destination} is gone "
-                "or is not a regular file."
-            )
-        try:
-            with atomic(destination) as partial:
-                shutil.copyfile(file.source, partial)
-                partial.chmod(file.mode)
-        except OSError as exc:
-            raise BuildError(
-                f"Cannot write {destination}: {exc.strerror or exc}. Make it a writable "
-                "path (remove what is there, or choose another -o)."
-            ) from None
-        written.append(destination)
-    return written

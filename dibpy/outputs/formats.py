@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+import shutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dibpy.errors import InputError
+from dibpy.errors import BuildError, InputError
 from dibpy.host.run import Runner
+from dibpy.outputs.files import OutputFile
 
 log = logging.getLogger("dibpy.outputs.formats")
 
@@ -190,3 +192,25 @@ def with_sidecars(paths: Sequence[Path]) -> list[Path]:
         for path in paths
         for p in (path, *(path.with_name(f"{path.name}.{s}") for s in ("md5", "sha256")))
     ]
+
+
+def write_output_files(files: Mapping[Path, OutputFile]) -> list[Path]:
+    """Copy each file to its destination, atomically, with its mode."""
+    written = []
+    for destination, file in files.items():
+        if not file.source.is_file():
+            raise BuildError(
+                f"The file {file.source} an element asked to write as {destination} is gone "
+                "or is not a regular file."
+            )
+        try:
+            with atomic(destination) as partial:
+                shutil.copyfile(file.source, partial)
+                partial.chmod(file.mode)
+        except OSError as exc:
+            raise BuildError(
+                f"Cannot write {destination}: {exc.strerror or exc}. Make it a writable "
+                "path (remove what is there, or choose another -o)."
+            ) from None
+        written.append(destination)
+    return written
