@@ -93,8 +93,9 @@ SETS = [
         "ubuntu-minimal",
         python=frozenset(
             {"base", "vm", "ubuntu-minimal", "block-device-mbr", "bootloader", "ensure-venv"}
+            | {"growroot", "devuser", "openssh-server", "runtime-ssh-host-keys"}
         ),
-        dib=frozenset({"simple-init", "growroot", "devuser", "openssh-server"}),
+        dib=frozenset({"simple-init"}),
         cli=True,
         without_dib=("simple-init", None),
     ),
@@ -103,8 +104,8 @@ SETS = [
         "openstack-ci",
         ("debian-minimal", "block-device-efi", *NODEPOOL, "journal-to-console"),
         "debian-minimal",
-        python=frozenset({"debian-minimal", "block-device-efi", "journal-to-console"}),
-        dib=frozenset({"simple-init", "growroot"}),
+        python=frozenset({"debian-minimal", "block-device-efi", "journal-to-console", "growroot"}),
+        dib=frozenset({"simple-init"}),
         arch="arm64",
         without_dib=("simple-init", None),
     ),
@@ -213,15 +214,11 @@ SETS = [
         "ironic-python-agent-builder",
         ("ironic-python-agent-ramdisk", "debian"),
         "debian-minimal",
-        python=frozenset({"debian", "debian-minimal", "selinux-permissive"}),
-        dib=frozenset(
-            {
-                "no-final-image",
-                "dhcp-all-interfaces",
-                "ibft-interfaces",
-                "runtime-ssh-host-keys",
-            }
+        python=frozenset(
+            {"debian", "debian-minimal", "selinux-permissive"}
+            | {"dhcp-all-interfaces", "runtime-ssh-host-keys"}
         ),
+        dib=frozenset({"no-final-image", "ibft-interfaces"}),
         cli=True,
         without_dib=("dhcp-all-interfaces", "ironic-python-agent-ramdisk"),
     ),
@@ -231,7 +228,7 @@ SETS = [
         ("ironic-python-agent-ramdisk", "ubuntu"),
         "ubuntu",
         python=frozenset({"ubuntu"}),
-        without_dib=("dhcp-all-interfaces", "ironic-python-agent-ramdisk"),
+        without_dib=("ibft-interfaces", "ironic-python-agent-ramdisk"),
     ),
     # ... and its CI job (ironic-python-agent-check-image-dib-centos9).
     ConsumerSet(
@@ -239,8 +236,8 @@ SETS = [
         "ironic-python-agent-builder",
         ("ironic-python-agent-ramdisk", "centos-minimal", "dynamic-login"),
         "centos-minimal",
-        python=frozenset({"selinux-permissive"}),
-        dib=frozenset({"centos-minimal", "dynamic-login"}),
+        python=frozenset({"selinux-permissive", "dynamic-login", "openssh-server"}),
+        dib=frozenset({"centos-minimal"}),
         without_dib=("centos-minimal", None),
     ),
     # bifrost's deployment image.

@@ -287,6 +287,7 @@ def test_baremetal_writes_the_newest_kernel_and_initrd_beside_the_image_as_dib(
 # same consumer (tests/elements/uses-debian: dpkg and adduser stand-ins, and package-installs,
 # which debian-minimal brings).
 DEBIAN_PORTS = (Port("debian"),)
+OWN_PAIR_PORTS = DEBIAN_PORTS  # tests/test_differential.py lists them in the docs check
 DEBIAN_SCENARIOS = {"bookworm": {}, "wheezy": {"DIB_RELEASE": "wheezy"}}
 
 

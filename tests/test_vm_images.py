@@ -6,6 +6,13 @@ The images carry the test element `serial-autologin` (tests/elements) so that a 
 on the serial console; each test types `update-grub` into it, reboots the machine in the
 same qemu and checks that the kernel command line still names the serial console.
 
+The MBR image also carries the service ports whose effect shows only at boot (one image,
+not one more build): its disk is grown by 2 GiB before the boot and growroot grows the root
+file system to fill it; runtime-ssh-host-keys makes the host keys the image was built
+without; dhcp-all-interfaces brings up qemu's user network, where openssh-server listens
+on a port forwarded from the host; and the dev user logs in over ssh with a key the test
+made (DIB_DEV_USER_AUTHORIZED_KEYS) and runs `sudo -n true`.
+
 `vm ubuntu` cannot reach Ubuntu's servers here, so the test makes what they would serve: a
 Debian bookworm root built by dibpy itself (`-t squashfs debian-minimal pose-as-ubuntu`),
 published with its SHA256SUMS by a local HTTP server as
@@ -20,10 +27,14 @@ import functools
 import hashlib
 import http.server
 import json
+import re
+import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import build_dirs, clean_env, mount_lines, run_dibpy
@@ -42,9 +53,10 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
 
 @pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One image cache for the module: the first build fills it, the others reuse it."""
-    return tmp_path_factory.mktemp("image-cache")
+def shared_cache(debian_image_cache: Path) -> Path:
+    """The session's Debian image cache: the first build fills it (or a differential pair
+    did), the others reuse it."""
+    return debian_image_cache
 
 
 def loop_devices() -> str:
@@ -73,20 +85,38 @@ def build_image(
     return out
 
 
-def partition_table(image: Path, scratch: Path) -> str:
+def partition_table(image: Path, scratch: Path, listed: str = "") -> tuple[str, str]:
+    """The image's partition table label, and ``debugfs``'s listing of the folder ``listed``
+    in its last partition's file system (the root of the default layouts)."""
     raw = scratch / "disk.raw"  # sparse: converting costs seconds, not gigabytes
     subprocess.run(["qemu-img", "convert", "-O", "raw", str(image), str(raw)], check=True)
     try:
         text = subprocess.run(
             ["sfdisk", "--json", str(raw)], capture_output=True, text=True, check=True
         ).stdout
+        table = json.loads(text)["partitiontable"]
+        listing = ""
+        if listed:
+            offset = table["partitions"][-1]["start"] * table.get("sectorsize", 512)
+            listing = subprocess.run(
+                ["debugfs", "-R", f"ls -p {listed}", f"{raw}?offset={offset}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
     finally:
         raw.unlink()
-    label: str = json.loads(text)["partitiontable"]["label"]
-    return label
+    label: str = table["label"]
+    return label, listing
 
 
-def boot_update_grub_and_reboot(image: Path, *, efi: bool, checks: list[Exchange]) -> str:
+def boot_update_grub_and_reboot(
+    image: Path,
+    *,
+    efi: bool,
+    checks: Sequence[Exchange | Callable[[], object]],
+    extra: Sequence[str] = (),
+) -> str:
     """Boot to the autologin shell, run ``checks``, ``update-grub``, reboot, and return the
     console. Asserts that update-grub succeeded and the second boot came up the same way."""
     booted = qemu.boot(
@@ -95,6 +125,7 @@ def boot_update_grub_and_reboot(image: Path, *, efi: bool, checks: list[Exchange
         expect=PROMPT,
         timeout=BOOT_TIMEOUT,
         reboot=True,
+        extra=extra,
         then=[
             *checks,
             Exchange("update-grub; echo UPDATE-GRUB-STATUS=$?", r"UPDATE-GRUB-STATUS=\d+"),
@@ -112,10 +143,16 @@ def boot_update_grub_and_reboot(image: Path, *, efi: bool, checks: list[Exchange
     return console
 
 
+# The service ports booted in the MBR image, and what the dev user is made with.
+SERVICES = ["openssh-server", "devuser", "growroot", "dhcp-all-interfaces", "dynamic-login"]
+DEV_USER = "stack"
+GROWN = 2 * 1024**3
+
+
 @pytest.mark.parametrize(
     ("extra", "table", "efi"),
     [
-        ([], "dos", False),
+        (SERVICES, "dos", False),
         (["block-device-gpt"], "gpt", False),
         (["block-device-efi"], "gpt", True),
     ],
@@ -124,19 +161,113 @@ def boot_update_grub_and_reboot(image: Path, *, efi: bool, checks: list[Exchange
 def test_vm_debian_minimal_boots(
     tmp_path: Path, shared_cache: Path, extra: list[str], table: str, efi: bool
 ) -> None:
+    services = extra == SERVICES
     env = clean_env(tmp_path, DIB_RELEASE="bookworm", DIB_IMAGE_CACHE=str(shared_cache))
+    if services:
+        env.update(dev_user_settings(tmp_path))
     out = build_image(
         tmp_path, env, "debian", ["vm", "debian-minimal", "serial-autologin", *extra], "--checksum"
     )
     image = out / "debian.qcow2"
     sha = (out / "debian.qcow2.sha256").read_text().split()
     assert sha == [hashlib.sha256(image.read_bytes()).hexdigest(), "debian.qcow2"]
-    assert partition_table(image, tmp_path) == table
+    label, ssh_folder = partition_table(image, tmp_path, "/etc/ssh" if services else "")
+    assert label == table
+    if services:
+        assert "sshd_config" in ssh_folder  # the listing is of the image's /etc/ssh ...
+        assert "ssh_host_" not in ssh_folder  # ... which holds no host key
 
-    console = boot_update_grub_and_reboot(image, efi=efi, checks=[])
+    ssh_said: list[str] = []
+    console = boot_update_grub_and_reboot(
+        image,
+        efi=efi,
+        **(boot_the_services(image, tmp_path, ssh_said) if services else {"checks": []}),
+    )
     assert "Debian GNU/Linux 12" in console
     if efi:
         assert "EFI v" in console  # started by the UEFI firmware, not the BIOS
+    if services:
+        check_the_services(console, virtual_size(image), ssh_said)
+
+
+def dev_user_settings(tmp_path: Path) -> dict[str, str]:
+    """devuser's variables, with the public half of an ssh key made for the test."""
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return {
+        "DIB_DEV_USER_USERNAME": DEV_USER,
+        "DIB_DEV_USER_SHELL": "/bin/bash",
+        "DIB_DEV_USER_PWDLESS_SUDO": "yes",
+        "DIB_DEV_USER_AUTHORIZED_KEYS": f"{key}.pub",
+    }
+
+
+def virtual_size(image: Path) -> int:
+    info = subprocess.run(
+        ["qemu-img", "info", "--output=json", str(image)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    size: int = json.loads(info.stdout)["virtual-size"]
+    return size
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def ssh_login(port: int, key: Path, said: list[str], wait: float = 180) -> None:
+    """Log the dev user in over ssh with ``key`` and run ``sudo -n true``; retried while
+    the machine's network and sshd come up. What the command printed goes to ``said``."""
+    argv = ["ssh", "-i", str(key), "-p", str(port), "-o", "StrictHostKeyChecking=no"]
+    argv += ["-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes"]
+    argv += ["-o", "ConnectTimeout=10", f"{DEV_USER}@127.0.0.1"]
+    argv += ["sudo -n true && echo SUDO-AS-$(id -un)-$((4+4))"]
+    deadline = time.monotonic() + wait
+    while True:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        if result.returncode == 0 or time.monotonic() > deadline:
+            said.append(f"ssh status {result.returncode}: {result.stdout}{result.stderr}")
+            return
+        time.sleep(3)
+
+
+def boot_the_services(image: Path, tmp_path: Path, said: list[str]) -> dict[str, Any]:
+    """The grown disk, and the checks of the booted services (``said`` gets what ssh
+    said): keyword arguments for ``boot_update_grub_and_reboot``."""
+    subprocess.run(["qemu-img", "resize", str(image), f"+{GROWN}"], check=True)
+    port = free_port()
+    nic = f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:22"
+    return {
+        "extra": ["-nic", nic],
+        "checks": [
+            Exchange("systemctl is-system-running --wait; echo BOOTED-$((2*4))", r"BOOTED-8"),
+            Exchange(
+                "systemctl is-active ssh-keygen growroot ssh | tr '\\n' ' '; "
+                "ls /etc/ssh/ssh_host_*_key; echo ROOTFS=$(df -B1 --output=size / | tail -n1)",
+                r"ROOTFS=\s*\d+",
+            ),
+            lambda: ssh_login(port, tmp_path / "id_ed25519", said),
+        ],
+    }
+
+
+def check_the_services(console: str, disk_size: int, ssh_said: list[str]) -> None:
+    """After the boot: the host keys were made, the services ran, the root file system
+    fills the grown disk, and the dev user logged in over ssh and used sudo."""
+    assert "active active active" in console
+    for kind in ("dsa", "ecdsa", "ed25519", "rsa"):
+        assert f"/etc/ssh/ssh_host_{kind}_key" in console
+    found = re.search(r"ROOTFS=\s*(\d+)", console)
+    assert found is not None
+    root_fs = int(found[1])
+    assert root_fs > disk_size - GROWN  # larger than the whole disk was before
+    assert root_fs > 0.9 * disk_size, (root_fs, disk_size)
+    assert ssh_said and f"SUDO-AS-{DEV_USER}-8" in ssh_said[-1], ssh_said
 
 
 # ------------------------------------------------------------------------------ vm ubuntu

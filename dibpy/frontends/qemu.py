@@ -7,7 +7,9 @@ waits for that connection before it starts the machine, so no console output is 
 returns as soon as the regular expression ``expect`` matches the console text (ANSI escape
 sequences removed). ``then`` continues the conversation: each ``Exchange`` types a line on
 the console and waits for its own pattern in what follows, which is how a test logs in and
-runs ``update-grub`` in the booted machine. On a timeout, or if qemu exits first,
+runs ``update-grub`` in the booted machine; a plain function in ``then`` runs on the host
+while the machine runs (an ssh login over a port forwarded with ``extra=["-nic", "user,..."]``,
+say), the console still read meanwhile. On a timeout, or if qemu exits first,
 ``BootError`` carries the last console lines. qemu is stopped in every case (SIGTERM, then
 SIGKILL), so no VM outlives the call.
 
@@ -33,8 +35,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -299,7 +302,7 @@ def boot(
     efi: bool,
     expect: str,
     timeout: float,
-    then: Sequence[Exchange] = (),
+    then: Sequence[Exchange | Callable[[], object]] = (),
     memory: str = "1024",
     accel: str = "tcg",
     interface: str = "virtio",
@@ -353,6 +356,9 @@ def boot(
                 )
                 match = ""
                 for step in [Exchange("", expect), *then]:
+                    if not isinstance(step, Exchange):
+                        session.on_host(step)
+                        continue
                     if step.send:
                         session.console.type_line(step.send)
                     match = session.wait_for(step.expect)
@@ -377,6 +383,24 @@ class _Session:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    def on_host(self, action: Callable[[], object]) -> None:
+        """Run ``action`` on the host, reading the console meanwhile (a guest whose serial
+        output is not read stalls); its exception is raised here."""
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                action()
+            except BaseException as exc:  # re-raised in the caller's thread
+                failed.append(exc)
+
+        worker = threading.Thread(target=run, name="qemu-host-step", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            self.console.read(0.2)
+        if failed:
+            raise failed[0]
 
     def wait_for(self, expect: str) -> str:
         """Wait for ``expect`` in the console output that comes after this call began."""
