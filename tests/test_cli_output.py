@@ -242,15 +242,15 @@ def test_show_a_legacy_element_text(
 
 
 def test_show_one_of_dibs_folders(cli_env: dict[str, str], tmp_path: Path) -> None:
-    done = run_dibpy(["show", "--json", "growroot"], cli_env, tmp_path)
+    done = run_dibpy(["show", "--json", "ibft-interfaces"], cli_env, tmp_path)
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     assert (info["kind"], info["origin"]) == ("legacy", "diskimage-builder")
-    assert info["folder"].endswith("/diskimage_builder/elements/growroot")
-    assert info["depends"] == ["dib-init-system", "install-static"]
+    assert info["folder"].endswith("/diskimage_builder/elements/ibft-interfaces")
+    assert info["depends"] == ["dib-init-system", "install-static", "package-installs", "pkg-map"]
     assert info["data"] == ["static/", "init-scripts/"]
     assert info["hooks"] == {
-        "post-install": [{"order": 80, "hook": "80-growroot", "doc": "in the chroot"}]
+        "post-install": [{"order": 70, "hook": "70-init-ibft-interfaces", "doc": "in the chroot"}]
     }
 
 

@@ -121,7 +121,7 @@ def test_packages_and_units_are_the_ports_work(pair: Pair) -> None:
 @needs_root
 def test_host_keys_were_made_and_removed(pair: Pair) -> None:
     """openssh-server's package made host keys in the build; the finished tree has none."""
-    made = [p for p in pair.ported.states["05-post-install"] if p.startswith("/etc/ssh/ssh_host_")]
+    made = [p for p in pair.ported.states["04-post-install"] if p.startswith("/etc/ssh/ssh_host_")]
     assert "/etc/ssh/ssh_host_ed25519_key" in made
     assert not [p for p in pair.ported.states[FINAL] if p.startswith("/etc/ssh/ssh_host_")]
     script = pair.ported.states[FINAL]["/usr/local/sbin/runtime-ssh-host-keys.sh"]

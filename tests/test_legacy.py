@@ -143,9 +143,10 @@ def test_dibpy_python_elements_win_over_dib_folders() -> None:
     pytest.importorskip("diskimage_builder")
     found = ElementIndex.discover([], "", use_entry_points=False)
     assert found.get("dpkg").kind == "python"
-    devuser = found.get("devuser")
-    assert devuser.kind == "legacy"
-    assert devuser.origin.kind == "diskimage-builder"
+    assert found.get("devuser").kind == "python"  # ported: the built-in wins
+    unported = found.get("ibft-interfaces")
+    assert unported.kind == "legacy"
+    assert unported.origin.kind == "diskimage-builder"
 
 
 def test_legacy_hooks_interleave_with_python_hooks_by_number(tmp_path: Path) -> None:
