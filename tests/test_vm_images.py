@@ -116,6 +116,7 @@ def boot_update_grub_and_reboot(
     efi: bool,
     checks: Sequence[Exchange | Callable[[], object]],
     extra: Sequence[str] = (),
+    timeout: float = BOOT_TIMEOUT,
 ) -> str:
     """Boot to the autologin shell, run ``checks``, ``update-grub``, reboot, and return the
     console. Asserts that update-grub succeeded and the second boot came up the same way."""
@@ -123,7 +124,7 @@ def boot_update_grub_and_reboot(
         image,
         efi=efi,
         expect=PROMPT,
-        timeout=BOOT_TIMEOUT,
+        timeout=timeout,
         reboot=True,
         extra=extra,
         then=[
@@ -230,9 +231,11 @@ def ssh_login(port: int, key: Path, said: list[str], wait: float = 180) -> None:
     deadline = time.monotonic() + wait
     while True:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-        if result.returncode == 0 or time.monotonic() > deadline:
-            said.append(f"ssh status {result.returncode}: {result.stdout}{result.stderr}")
+        said.append(f"ssh status {result.returncode}: {result.stdout}{result.stderr}")
+        if result.returncode == 0:
             return
+        if time.monotonic() > deadline:  # ends the boot: qemu.boot raises it
+            raise AssertionError(f"the dev user could not log in over ssh: {said[-1]}")
         time.sleep(3)
 
 
@@ -243,6 +246,7 @@ def boot_the_services(image: Path, tmp_path: Path, said: list[str]) -> dict[str,
     port = free_port()
     nic = f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:22"
     return {
+        "timeout": BOOT_TIMEOUT + 600,  # growroot waits for udev to settle; ssh logs in
         "extra": ["-nic", nic],
         "checks": [
             Exchange("systemctl is-system-running --wait; echo BOOTED-$((2*4))", r"BOOTED-8"),
