@@ -220,7 +220,7 @@ SETS = [
         ),
         dib=frozenset({"no-final-image", "ibft-interfaces"}),
         cli=True,
-        without_dib=("dhcp-all-interfaces", "ironic-python-agent-ramdisk"),
+        without_dib=("ibft-interfaces", "ironic-python-agent-ramdisk"),
     ),
     ConsumerSet(
         "ironic-python-agent-builder-ubuntu",
