@@ -1,21 +1,24 @@
 """DIB 3.43's own shell elements, from the installed diskimage-builder, in a booted image.
 
 `vm debian-minimal devuser growroot`: devuser and growroot are DIB's folders, run unchanged
-as legacy elements beside dibpy's Python elements. The image is built once; its disk is
-grown by 2 GiB with `qemu-img resize` and booted once under TCG. On the serial console the
-test logs in as the dev user with the password DIB_DEV_USER_PASSWORD set, runs `sudo -n true`
-(DIB_DEV_USER_PWDLESS_SUDO), and reads the size of the root file system, which growroot must
-have grown to fill the larger disk.
+as legacy elements beside dibpy's Python elements (dibpy has ports of both now, so DIB's
+folders are put first on the element path, as a user keeping DIB's would). The image is
+built once; its disk is grown by 2 GiB with `qemu-img resize` and booted once under TCG.
+On the serial console the test logs in as the dev user with the password
+DIB_DEV_USER_PASSWORD set, runs `sudo -n true` (DIB_DEV_USER_PWDLESS_SUDO), and reads the
+size of the root file system, which growroot must have grown to fill the larger disk.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import build_dirs, clean_env, mount_lines, run_dibpy
+from differential import dib_elements
 
 from dibpy.frontends import qemu
 from dibpy.frontends.qemu import Exchange
@@ -50,8 +53,14 @@ def dev_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
         DIB_DEV_USER_PWDLESS_SUDO="yes",
         DIB_DEV_USER_SHELL="/bin/bash",
     )
+    originals = base / "dib-originals"
+    for name in ("devuser", "growroot"):
+        shutil.copytree(dib_elements() / name, originals / name, symlinks=True)
     result = run_dibpy(
-        ["build", "-o", str(base / "dev"), "vm", "debian-minimal", "devuser", "growroot"],
+        [
+            *("build", "-o", str(base / "dev"), "--element-path", str(originals)),
+            *("vm", "debian-minimal", "devuser", "growroot"),
+        ],
         env,
         base,
         timeout=1500,
