@@ -134,6 +134,13 @@ def run_dibpy(
     )
 
 
+def dibpy_show(name: str) -> str:
+    """What ``dibpy show NAME`` prints (it must succeed)."""
+    return subprocess.run(
+        [sys.executable, "-m", "dibpy", "show", name], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def mount_lines(path: Path) -> list[str]:
     """Lines of this namespace's mount table that mention ``path``."""
     text = Path("/proc/self/mountinfo").read_text()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,3 +241,13 @@ def test_docs_list_every_port_the_harness_proves() -> None:
     }
     assert rows == proved_ports()
     assert {"journal-to-console", "devuser"} <= rows  # both modules' ports are there
+
+
+def test_dibpy_elements_lists_every_proved_port_as_python() -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "dibpy", "elements"], capture_output=True, text=True, check=True
+    ).stdout
+    kinds = {line.split()[0]: line.split()[1] for line in listed.splitlines() if line.strip()}
+    assert {name: kinds.get(name) for name in proved_ports()} == dict.fromkeys(
+        proved_ports(), "python"
+    )

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import builtin_element, clean_env
+from conftest import builtin_element, clean_env, dibpy_show
 from differential import dib_elements
 
 from dibpy import BuildContext
@@ -232,20 +232,9 @@ def test_bad_settings_are_refused_before_the_build(
     ],
 )
 def test_dibpy_show_describes_each_port(name: str, said: str) -> None:
-    shown = subprocess.run(
-        [sys.executable, "-m", "dibpy", "show", name], capture_output=True, text=True, check=True
-    ).stdout
+    shown = dibpy_show(name)
     assert f"{name}  (built-in " in shown
     assert said in shown
-
-
-def test_dibpy_elements_lists_every_port_as_python() -> None:
-    listed = subprocess.run(
-        [sys.executable, "-m", "dibpy", "elements"], capture_output=True, text=True, check=True
-    ).stdout
-    for name in PORTS:
-        line = next(line for line in listed.splitlines() if line.startswith(f"{name} "))
-        assert line.split()[1] == "python", line
 
 
 @pytest.mark.parametrize("name", ["runtime-ssh-host-keys", "growroot", "dynamic-login"])

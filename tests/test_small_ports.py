@@ -8,11 +8,10 @@ build; and their documentation.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import builtin_element
+from conftest import builtin_element, dibpy_show
 
 from dibpy import BuildContext, BuildError, SettingsError
 from dibpy.author import make_context
@@ -181,17 +180,6 @@ def test_a_real_net_name_slot_rules_file_is_kept(tmp_path: Path) -> None:
     ],
 )
 def test_dibpy_show_describes_each_port(name: str, said: str) -> None:
-    shown = subprocess.run(
-        [sys.executable, "-m", "dibpy", "show", name], capture_output=True, text=True, check=True
-    ).stdout
+    shown = dibpy_show(name)
     assert f"{name}  (built-in " in shown
     assert said in shown
-
-
-def test_dibpy_elements_lists_every_port_as_python() -> None:
-    listed = subprocess.run(
-        [sys.executable, "-m", "dibpy", "elements"], capture_output=True, text=True, check=True
-    ).stdout
-    for name in PORTS:
-        line = next(line for line in listed.splitlines() if line.startswith(f"{name} "))
-        assert line.split()[1] == "python", line
