@@ -7,6 +7,7 @@ The helpers are plain functions so that test modules can import them
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -132,6 +133,18 @@ def run_dibpy(
         timeout=timeout,
         check=False,
     )
+
+
+def virtual_size(image: Path) -> int:
+    """A disk image's virtual size in bytes, as ``qemu-img info`` reads it."""
+    info = subprocess.run(
+        ["qemu-img", "info", "--output=json", str(image)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    size: int = json.loads(info.stdout)["virtual-size"]
+    return size
 
 
 def dibpy_show(name: str) -> str:

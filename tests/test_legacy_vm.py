@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import build_dirs, clean_env, mount_lines, run_dibpy
+from conftest import build_dirs, clean_env, mount_lines, run_dibpy, virtual_size
 from differential import dib_elements
 
 from dibpy.frontends import qemu
@@ -29,17 +29,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.root]
 USER, PASSWORD = "stack", "dibpy-secret"
 PROMPT = rf"{USER}@[\w.-]+:~\$ "
 GIB = 1024**3
-
-
-def virtual_size(image: Path) -> int:
-    info = subprocess.run(
-        ["qemu-img", "info", "--output=json", str(image)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    size: int = json.loads(info.stdout)["virtual-size"]
-    return size
 
 
 @pytest.fixture(scope="module")

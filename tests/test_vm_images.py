@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import build_dirs, clean_env, mount_lines, run_dibpy
+from conftest import build_dirs, clean_env, mount_lines, run_dibpy, virtual_size
 
 from dibpy.config.model import host_arch
 from dibpy.frontends import qemu
@@ -201,17 +201,6 @@ def dev_user_settings(tmp_path: Path) -> dict[str, str]:
         "DIB_DEV_USER_PWDLESS_SUDO": "yes",
         "DIB_DEV_USER_AUTHORIZED_KEYS": f"{key}.pub",
     }
-
-
-def virtual_size(image: Path) -> int:
-    info = subprocess.run(
-        ["qemu-img", "info", "--output=json", str(image)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    size: int = json.loads(info.stdout)["virtual-size"]
-    return size
 
 
 def free_port() -> int:
